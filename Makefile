@@ -1,0 +1,54 @@
+# The two commands of the README quick start:
+#   make demo   set up .venv and run the main job on the embedded default store
+#   make test   set up everything the tests need (apt packages too) and run all tests
+# Other targets: make bench (benchmarks against the peers), make sync (export + clean notebooks).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test bench sync check-sync nbtest pytest apt clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Re-install when the packaging changes.
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[ml]"
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name mlwork --display-name "Python (mlwork)" >/dev/null
+	touch $@ $(VENV)/.core
+
+demo: $(VENV)/.core
+	$(BIN)/mlwork demo
+
+# System packages the tests use (git for code versions). Installed only when missing.
+apt:
+	@command -v git >/dev/null || (apt-get update -q && apt-get install -y -q git)
+
+test: apt $(VENV)/.dev check-sync nbtest pytest
+
+# Notebooks are the source: exporting and cleaning them must not change any tracked file.
+check-sync: $(VENV)/.dev
+	@bash .ci/check-sync
+
+nbtest: $(VENV)/.dev
+	$(BIN)/nbdev-test --n-workers 2
+
+pytest: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+sync: $(VENV)/.dev
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/python .ci/readme.py
+
+bench: $(VENV)/.dev
+	bash bench/setup_peers.sh
+	$(BIN)/python bench/tracking.py
+
+clean:
+	rm -rf $(VENV) .mlwork build *.egg-info

@@ -1,0 +1,70 @@
+"""Stores made by older schema revisions upgrade; newer ones are refused; empty ones are created."""
+import time, uuid
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from mlwork.config import load_settings
+from mlwork.errors import SchemaVersionError
+from mlwork.store import Store, HEAD_REVISION, REVISIONS, _alembic_config
+from mlwork.workspace import Workspace
+from conftest import mlwork_cli
+
+
+def _first_schema_store(ws_root):
+    "A store at the first revision, with data written the way that schema allowed."
+    url = load_settings(ws_root, env={}).store
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), REVISIONS[0])
+        now = time.time()
+        conn.execute(sa.text("INSERT INTO experiments (name, created_at) VALUES ('old', :t)"), {"t": now})
+        for status in ("FINISHED", "RUNNING"):
+            rid = uuid.uuid4().hex
+            conn.execute(sa.text("INSERT INTO runs (id, experiment_id, name, status, start_time) "
+                                 "VALUES (:id, 1, :s, :s, :t)"), {"id": rid, "s": status, "t": now - 3600})
+            conn.execute(sa.text("INSERT INTO params (run_id, key, value, num) VALUES (:id, 'lr', '0.1', 0.1)"), {"id": rid})
+            conn.execute(sa.text("INSERT INTO latest_metrics (run_id, key, step, value, timestamp) "
+                                 "VALUES (:id, 'auc', 0, 0.8, :t)"), {"id": rid, "t": now})
+    engine.dispose()
+    return url
+
+
+def test_empty_store_is_created_at_head(ws_root):
+    with Workspace.open(ws_root) as ws:
+        assert ws.store.revision() == HEAD_REVISION
+
+
+def test_first_schema_upgrades_on_open_and_keeps_data(ws_root):
+    _first_schema_store(ws_root)
+    assert Store(load_settings(ws_root, env={}).store, check=False).revision() == REVISIONS[0]
+    with Workspace.open(ws_root) as ws:
+        assert ws.store.revision() == HEAD_REVISION
+        df = ws.runs("old", order_by="name")
+        assert list(df.name) == ["FINISHED", "RUNNING"] and list(df["metrics.auc"]) == [0.8, 0.8]
+        assert list(df["params.lr"]) == [0.1, 0.1]
+        # the old RUNNING run has no liveness data and started an hour ago: reaped as dead
+        assert len(ws.reaped) == 1 and ws.get_run(ws.reaped[0]).status == "FAILED"
+        with ws.start_run("old") as run: run.log_metric("auc", 0.9)   # new code writes to the upgraded store
+        assert len(ws.runs("old")) == 3
+
+
+def test_upgrade_refused_when_disabled_then_done_by_cli(ws_root):
+    _first_schema_store(ws_root)
+    with pytest.raises(SchemaVersionError, match="mlwork db upgrade"):
+        Workspace.open(ws_root, upgrade=False)
+    res = mlwork_cli("db", "status", cwd=ws_root)
+    assert res.returncode == 0 and "needs `mlwork db upgrade`" in res.stdout, res.stdout + res.stderr
+    res = mlwork_cli("db", "upgrade", cwd=ws_root)
+    assert res.returncode == 0 and f"upgraded {REVISIONS[0]} -> {HEAD_REVISION}" in res.stdout, res.stdout + res.stderr
+    res = mlwork_cli("db", "upgrade", cwd=ws_root)
+    assert res.returncode == 0 and "already at revision" in res.stdout
+
+
+def test_newer_store_is_refused_with_a_clear_message(ws_root):
+    with Workspace.open(ws_root) as ws:
+        with ws.store.transaction() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(SchemaVersionError, match="newer mlwork"):
+        Workspace.open(ws_root)
+    res = mlwork_cli("runs", "ls", cwd=ws_root)
+    assert res.returncode == 1 and "'f00d'" in res.stderr and "Upgrade mlwork" in res.stderr
