@@ -4,7 +4,7 @@ Modules:
 
 - `mlwork.migrations.env`: Alembic environment for mlwork stores.
 - `mlwork.migrations.versions.0001_initial`: The first schema: experiments, runs, params, metrics, tags, artifacts, datasets, registry, jobs.
-- `mlwork.migrations.versions.0002_liveness`: Run liveness: host, pid and heartbeat, so that a run whose process died is marked FAILED."""
+- `mlwork.migrations.versions.0002_liveness`: Run liveness and run summaries."""
 
 __version__ = "0.0.1"
 """`import mlwork as mw`: a small namespace whose heavy parts load on first use."""

@@ -240,72 +240,73 @@ def compile_order(text:str|None, now:float|None=None) -> list:
 # %% ../nbs/05_query.ipynb #05-query-013
 BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start", "end", "duration", "user", "parent_id"]
 
-def _filtered_ids(experiment_ids, where, order_by, limit, now):
-    "The ids of the matching runs, numbered in order (rn), as a select."
+def _select_runs(experiment_ids, where, order_by, limit, now):
     clauses, joins = compile_order(order_by, now)
-    q = sa.select(runs.c.id, sa.func.row_number().over(order_by=clauses).label("rn"))
+    fro = runs.join(experiments, experiments.c.id == runs.c.experiment_id)
+    for alias, on in joins: fro = fro.outerjoin(alias, on)
+    q = sa.select(runs.c.id, experiments.c.name, runs.c.name, runs.c.status, runs.c.start_time, runs.c.end_time,
+                  runs.c.user, runs.c.parent_id, runs.c.params_json, runs.c.metrics_json, runs.c.tags_json
+                  ).select_from(fro)
     if experiment_ids is not None: q = q.where(runs.c.experiment_id.in_(experiment_ids))
     if where: q = q.where(compile_where(parse_where(where), now))
-    fro = runs
-    for alias, on in joins: fro = fro.outerjoin(alias, on)
-    q = q.select_from(fro).order_by(*clauses)
+    q = q.order_by(*clauses)
     if limit is not None:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise QueryError(f"Bad limit {limit!r}: expected a whole number >= 0.")
         q = q.limit(limit)
     return q
 
-def _pivot(conn, table, value_col, ids_sub, prefix, numeric_params=False):
-    "Columns named prefix.KEY holding each run's value, as a subquery keyed by run_id."
-    if numeric_params:
-        keys = conn.execute(sa.select(table.c.key, sa.func.count(), sa.func.count(table.c.num))
-                            .where(table.c.run_id.in_(ids_sub)).group_by(table.c.key).order_by(table.c.key)).all()
-        spec = [(k, table.c.num if n == nn else table.c.value) for k, n, nn in keys]
-    else:
-        keys = conn.execute(sa.select(table.c.key).where(table.c.run_id.in_(ids_sub)).distinct()
-                            .order_by(table.c.key)).scalars().all()
-        spec = [(k, value_col) for k in keys]
-    if not spec: return None, []
-    cols = [sa.func.max(sa.case((table.c.key == k, col))).label(f"c{i}") for i, (k, col) in enumerate(spec)]
-    sub = (sa.select(table.c.run_id, *cols).where(table.c.run_id.in_(ids_sub))
-           .group_by(table.c.run_id).subquery())
-    return sub, [f"{prefix}.{k}" for k, _ in spec]
+def _running_summaries(conn, ids):
+    "{run_id: (params dict, metrics dict)} from the normalized tables, for runs without a summary."
+    from mlwork.tracking import summary_value
+    out = {i: ({}, {}) for i in ids}
+    for k in range(0, len(ids), 500):
+        chunk = ids[k:k + 500]
+        for rid, key, text, num in conn.execute(sa.select(params.c.run_id, params.c.key, params.c.value, params.c.num)
+                                                .where(params.c.run_id.in_(chunk))):
+            out[rid][0][key] = summary_value(text, num)
+        for rid, key, value in conn.execute(sa.select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value)
+                                            .where(latest_metrics.c.run_id.in_(chunk))):
+            out[rid][1][key] = value
+    return out
+
+def _expand(prefix, texts, fill=None):
+    "A DataFrame with a column prefix.KEY per key found in the JSON `texts` (one per run)."
+    import json, pandas as pd
+    dicts = json.loads("[" + ",".join(t or "{}" for t in texts) + "]")
+    for i, d in (fill or {}).items(): dicts[i] = d
+    df = pd.DataFrame.from_records(dicts, nrows=len(dicts)) if dicts else pd.DataFrame()
+    df = df.reindex(columns=sorted(df.columns))
+    df.columns = [f"{prefix}.{c}" for c in df.columns]
+    return df
 
 def runs_frame(store:Store, experiment:str|list|None=None, where:str|None=None, order_by:str|None=None,
                limit:int|None=None):
     "The runs of `experiment` (a name, a list of names, or None for all) as a pandas DataFrame."
-    import pandas as pd
+    import numpy as np, pandas as pd
     now = time.time()
     with store.transaction(write=False, what="querying runs") as conn:
         exp_ids = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
             exp_ids = conn.execute(sa.select(experiments.c.id).where(experiments.c.name.in_(names))).scalars().all()
-        ordered = _filtered_ids(exp_ids, where, order_by, limit, now).subquery()
-        in_ids = sa.select(ordered.c.id)
-        parts = [_pivot(conn, params, params.c.value, in_ids, "params", numeric_params=True),
-                 _pivot(conn, latest_metrics, latest_metrics.c.value, in_ids, "metrics"),
-                 _pivot(conn, tags, tags.c.value, in_ids, "tags")]
-        fro = ordered.join(runs, runs.c.id == ordered.c.id).join(experiments, experiments.c.id == runs.c.experiment_id)
-        cols = [runs.c.id, experiments.c.name, runs.c.name, runs.c.status, runs.c.start_time, runs.c.end_time,
-                runs.c.user, runs.c.parent_id]
-        names = []
-        for sub, labels in parts:
-            if sub is None: continue
-            fro = fro.outerjoin(sub, sub.c.run_id == runs.c.id)
-            cols += [c for c in sub.c if c.name != "run_id"]
-            names += labels
-        q = sa.select(*cols).select_from(fro).order_by(ordered.c.rn)
-        rows = conn.exec_driver_sql(*_compiled(conn, q)).fetchall()
-    head = ["run_id", "experiment", "name", "status", "start", "end", "user", "parent_id"]
-    df = pd.DataFrame.from_records(rows, columns=head + names, coerce_float=True)
-    start, end = df["start"].astype("float64"), df["end"].astype("float64")
-    df.insert(6, "duration", end.fillna(now) - start)
-    df["start"] = pd.to_datetime(start, unit="s", utc=True)
-    df["end"] = pd.to_datetime(end, unit="s", utc=True)
-    for c in names:
-        if c.startswith("metrics."): df[c] = df[c].astype("float64")
-    return df
+        rows = conn.exec_driver_sql(*_compiled(conn, _select_runs(exp_ids, where, order_by, limit, now))).fetchall()
+        live = [i for i, r in enumerate(rows) if r[3] == "RUNNING"]
+        live_summaries = _running_summaries(conn, [rows[i][0] for i in live]) if live else {}
+    cols = list(zip(*rows)) if rows else [()] * 11
+    start = np.array(cols[4], dtype="float64")
+    end = np.array([np.nan if v is None else v for v in cols[5]], dtype="float64")
+    base = pd.DataFrame({
+        "run_id": pd.Series(cols[0], dtype=object), "experiment": pd.Series(cols[1], dtype=object),
+        "name": pd.Series(cols[2], dtype=object), "status": pd.Series(cols[3], dtype=object),
+        "start": pd.to_datetime(start, unit="s", utc=True), "end": pd.to_datetime(end, unit="s", utc=True),
+        "duration": np.where(np.isnan(end), now, end) - start,
+        "user": pd.Series(cols[6], dtype=object), "parent_id": pd.Series(cols[7], dtype=object)})
+    p = _expand("params", cols[8], {i: live_summaries[rows[i][0]][0] for i in live})
+    m = _expand("metrics", cols[9], {i: live_summaries[rows[i][0]][1] for i in live})
+    t = _expand("tags", cols[10])
+    m = m.astype("float64")
+    return pd.concat([base, p, m, t], axis=1)
 
 def _compiled(conn, q):
     "Compile once and run through the driver: skips SQLAlchemy's per-row Row objects on large results."
@@ -319,7 +320,8 @@ def metric_history(store:Store, run_ids, keys=None):
     "Long DataFrame (run_id, key, step, value, timestamp) of the metrics `keys` (all when None) of `run_ids`."
     import pandas as pd
     ids = [run_ids] if isinstance(run_ids, str) else [getattr(r, "id", r) for r in run_ids]
-    q = sa.select(metrics.c.run_id, metrics.c.key, metrics.c.step, metrics.c.value, metrics.c.timestamp
+    value = sa.case((metrics.c.is_nan, None), else_=metrics.c.value)      # NaN is stored as is_nan
+    q = sa.select(metrics.c.run_id, metrics.c.key, metrics.c.step, value, metrics.c.timestamp
                   ).where(metrics.c.run_id.in_(ids))
     if keys is not None: q = q.where(metrics.c.key.in_([keys] if isinstance(keys, str) else list(keys)))
     q = q.order_by(metrics.c.run_id, metrics.c.key, metrics.c.step, metrics.c.timestamp)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_store.ipynb #02-store-002
 from __future__ import annotations
-import os, threading, time, weakref
+import itertools, os, threading, time, weakref
 from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, UniqueConstraint
@@ -14,7 +14,7 @@ from .errors import StoreError, StoreBusyError, SchemaVersionError, MlworkError
 __all__ = ['metadata', 'Key', 'Name', 'Digest', 'RunId', 'Time', 'experiments', 'jobs', 'runs', 'params', 'metrics',
            'latest_metrics', 'tags', 'artifacts', 'dataset_versions', 'run_datasets', 'models', 'model_versions',
            'events', 'aliases', 'alias_history', 'drift_reports', 'REVISIONS', 'HEAD_REVISION', 'map_error',
-           'ConflictError', 'Store', 'upsert']
+           'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled', 'fast_execute']
 
 # %% ../nbs/02_store.ipynb #02-store-005
 metadata = sa.MetaData(naming_convention={
@@ -62,8 +62,12 @@ runs = sa.Table("runs", metadata,
     Column("code_commit", sa.String(64)), Column("code_dirty", sa.Boolean),
     Column("code_path", sa.Text), Column("code_digest", Digest),
     Column("python_version", sa.String(32)), Column("env_digest", Digest),
-    # revision 0002: liveness, so a run whose process died is not RUNNING forever
+    # revision 0002: liveness, so a run whose process died is not RUNNING forever ...
     Column("host", sa.String(255)), Column("pid", sa.Integer), Column("heartbeat_at", Time),
+    # ... and a JSON summary of params, latest metrics and tags, so listing 10k runs reads one row each.
+    # The normalized tables stay the truth; params/metrics summaries are written when a run ends,
+    # tags whenever they change. See `tracking.summarize`.
+    Column("params_json", sa.Text), Column("metrics_json", sa.Text), Column("tags_json", sa.Text),
     Index(None, "experiment_id", "start_time"),
     Index(None, "status"))
 
@@ -75,19 +79,26 @@ params = sa.Table("params", metadata,
     PrimaryKeyConstraint("run_id", "key"),
     Index(None, "key", "value"))
 
+# Metric history: one row per logged value. The primary key clusters a run's values by key and step
+# (SQLite stores the table as that one B-tree: WITHOUT ROWID), which is what history reads want and
+# makes batch inserts cheap. Logging the very same (key, step, timestamp, value) twice stores it once.
+# SQLite cannot store NaN, so NaN is value 0 with is_nan set. There is no foreign key on run_id: it
+# would cost a lookup per value, and every write checks in its transaction that the run is RUNNING.
 metrics = sa.Table("metrics", metadata,
-    Column("run_id", RunId, ForeignKey("runs.id"), nullable=False),
+    Column("run_id", RunId, nullable=False),
     Column("key", Key, nullable=False),
     Column("step", sa.BigInteger, nullable=False),
-    Column("value", sa.Double),                # NULL stands for NaN (SQLite cannot store NaN)
     Column("timestamp", Time, nullable=False),
-    Index(None, "run_id", "key", "step"))
+    Column("value", sa.Double, nullable=False),
+    Column("is_nan", sa.Boolean, nullable=False),
+    PrimaryKeyConstraint("run_id", "key", "step", "timestamp", "value"),
+    sqlite_with_rowid=False)
 
 latest_metrics = sa.Table("latest_metrics", metadata,
     Column("run_id", RunId, ForeignKey("runs.id"), nullable=False),
     Column("key", Key, nullable=False),
     Column("step", sa.BigInteger, nullable=False),
-    Column("value", sa.Double),                # NULL stands for NaN (SQLite cannot store NaN)
+    Column("value", sa.Double),                # NULL stands for NaN here
     Column("timestamp", Time, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
     Index(None, "key", "value"))
@@ -365,11 +376,63 @@ class Store:
                 f"Run `mlwork db upgrade` to migrate it.")
 
 # %% ../nbs/02_store.ipynb #02-store-013
-def upsert(dialect:str, table:sa.Table, keys:list, update:list, where=None):
-    "An insert statement on `table` that updates `update` columns when `keys` already exist."
+def _insert(dialect:str):
     if dialect == "sqlite": from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql": from sqlalchemy.dialects.postgresql import insert
     else: raise StoreError(f"Unsupported database dialect {dialect!r}; expected sqlite or postgresql.")
-    stmt = insert(table)
+    return insert
+
+def insert_ignore(dialect:str, table:sa.Table):
+    "An insert statement on `table` that skips rows whose primary key exists."
+    return _insert(dialect)(table).on_conflict_do_nothing()
+
+def upsert(dialect:str, table:sa.Table, keys:list, update:list, where=None):
+    "An insert statement on `table` that updates `update` columns when `keys` already exist."
+    stmt = _insert(dialect)(table)
     return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update},
                                       where=where(stmt.excluded) if where else None)
+
+# %% ../nbs/02_store.ipynb #02-store-015
+_compiled_cache: dict = {}
+
+def compiled(dialect, stmt) -> tuple:
+    "(sql, positional keys or None, values of literal parameters) for `stmt`, compiled once per dialect."
+    key = (dialect.name, id(stmt))
+    hit = _compiled_cache.get(key)
+    if hit is None or hit[0] is not stmt:
+        c = stmt.compile(dialect=dialect)
+        keys = tuple(c.positiontup) if c.positional else None
+        literals = {k: v for k, v in c.params.items() if v is not None}
+        hit = _compiled_cache[key] = (stmt, str(c), keys, literals)
+    return hit[1:]
+
+_MULTI = 500   # rows per multi-row INSERT on SQLite: one statement binds them all, about twice as fast as executemany
+
+def _multi_row(sql:str, width:int, n:int) -> str|None:
+    "The single-row INSERT `sql` rewritten to insert `n` rows at once, or None when it has another shape."
+    group = "(" + ", ".join(["?"] * width) + ")"
+    return sql.replace(" VALUES " + group, " VALUES " + ", ".join([group] * n), 1) if f" VALUES {group}" in sql else None
+
+def fast_execute(conn:sa.Connection, stmt, rows:list, fetch:bool=False, columns:tuple|None=None):
+    "Execute `stmt` for each row on the driver cursor of `conn` (in its transaction): dicts, or tuples of `columns`."
+    sql, keys, literals = compiled(conn.dialect, stmt)
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        if columns is not None and keys == tuple(columns):      # already in the driver's order
+            args = rows
+            multi = _multi_row(sql, len(keys), _MULTI) if len(rows) >= _MULTI and conn.dialect.name == "sqlite" else None
+            if multi:
+                whole = len(rows) - len(rows) % _MULTI
+                for i in range(0, whole, _MULTI):
+                    cur.execute(multi, list(itertools.chain.from_iterable(rows[i:i + _MULTI])))
+                args = rows[whole:]
+                if not args: return len(rows)
+        else:
+            if columns is not None: rows = [dict(zip(columns, r)) for r in rows]
+            if keys is not None: args = [tuple(r[k] if k in r else literals[k] for k in keys) for r in rows]
+            else: args = [{**literals, **r} for r in rows] if literals else rows
+        if fetch: cur.execute(sql, args[0]); return cur.fetchall()
+        if len(args) == 1 and len(rows) == 1: cur.execute(sql, args[0])
+        else: cur.executemany(sql, args)
+        return cur.rowcount
+    finally: cur.close()

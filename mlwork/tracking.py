@@ -5,19 +5,20 @@
 # %% ../nbs/04_tracking.ipynb #04-tracking-002
 from __future__ import annotations
 import getpass, hashlib, html, io, json, math, numbers, os, platform, re, socket, subprocess, sys
-import threading, time, traceback, uuid, atexit
+import threading, time, traceback, uuid, atexit, itertools
 from functools import lru_cache
 from pathlib import Path
 import sqlalchemy as sa
 from .errors import (TrackingError, ParamConflictError, RunStateError, ArtifactError, NotFoundError, show)
-from .store import (Store, ConflictError, upsert, experiments, runs, params, metrics, latest_metrics,
-                          tags, artifacts)
+from .store import (Store, ConflictError, upsert, insert_ignore, fast_execute, experiments, runs, params, metrics,
+                          latest_metrics, tags, artifacts)
 from .artifacts import BlobStore, check_path
 
 # %% auto #0
-__all__ = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'STATUSES', 'HEARTBEAT_S', 'STALE_AFTER_S', 'HOST', 'check_key',
-           'param_value', 'metric_value', 'git_version', 'file_digest', 'code_version', 'environment', 'current_user',
-           'reap_dead_runs', 'experiment_id', 'Run', 'start_run']
+__all__ = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'STATUSES', 'HEARTBEAT_S', 'STALE_AFTER_S', 'HOST', 'METRIC_COLUMNS',
+           'check_key', 'param_value', 'metric_value', 'git_version', 'file_digest', 'code_version', 'environment',
+           'current_user', 'reap_dead_runs', 'experiment_id', 'statements', 'summary_value', 'summarize', 'Run',
+           'start_run']
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-005
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -119,7 +120,11 @@ def environment() -> tuple[str, str, bytes]:
 
 def current_user() -> str:
     "The identity recorded on runs: MLWORK_USER, else the OS user."
-    try: return os.environ.get("MLWORK_USER") or getpass.getuser()
+    return os.environ.get("MLWORK_USER") or _os_user()
+
+@lru_cache(maxsize=1)
+def _os_user() -> str:
+    try: return getpass.getuser()
     except Exception: return "unknown"
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-011
@@ -193,10 +198,10 @@ def reap_dead_runs(store:Store) -> list:
             dead[rid] = (f"No heartbeat from process {pid} on {host} since "
                          f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(beat or started))}.")
     if dead:
+        S = statements(store)
         with store.transaction(what="marking dead runs FAILED") as conn:
-            for rid, why in dead.items():
-                conn.execute(runs.update().where(runs.c.id == rid, runs.c.status == RUNNING)
-                             .values(status=FAILED, end_time=now, error=why))
+            summarize(conn, S, list(dead))
+            fast_execute(conn, S.end, [{"id": rid, "s": FAILED, "e": now, "err": why} for rid, why in dead.items()])
     return list(dead)
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-013
@@ -218,6 +223,53 @@ def experiment_id(store:Store, name:str, create:bool=True) -> int:
     return eid
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-015
+class _Statements:
+    def __init__(self, dialect:str):
+        self.status = sa.select(runs.c.status).where(runs.c.id == sa.bindparam("id"))
+        self.insert_metric = insert_ignore(dialect, metrics)
+        self.upsert_latest = upsert(dialect, latest_metrics, ["run_id", "key"], ["step", "value", "timestamp"],
+                                    where=lambda ex: ex.step >= latest_metrics.c.step)
+        self.upsert_tag = upsert(dialect, tags, ["run_id", "key"], ["value"])
+        self.insert_run, self.insert_params, self.insert_tags = runs.insert(), params.insert(), tags.insert()
+        self.insert_artifact = artifacts.insert()
+        self.run_params = sa.select(params.c.key, params.c.value, params.c.num).where(params.c.run_id == sa.bindparam("id"))
+        self.run_latest = sa.select(latest_metrics.c.key, latest_metrics.c.value).where(
+            latest_metrics.c.run_id == sa.bindparam("id"))
+        self.run_tags = sa.select(tags.c.key, tags.c.value).where(tags.c.run_id == sa.bindparam("id"))
+        self.set_summary = runs.update().where(runs.c.id == sa.bindparam("id")).values(
+            params_json=sa.bindparam("p"), metrics_json=sa.bindparam("m"))
+        self.set_tags_json = runs.update().where(runs.c.id == sa.bindparam("id")).values(tags_json=sa.bindparam("t"))
+        self.end = runs.update().where(runs.c.id == sa.bindparam("id"), runs.c.status == RUNNING).values(
+            status=sa.bindparam("s"), end_time=sa.bindparam("e"), error=sa.bindparam("err"))
+
+_statements: dict = {}
+def statements(store:Store) -> _Statements:
+    "The write-path statements for the store's dialect."
+    s = _statements.get(store.dialect)
+    if s is None: s = _statements[store.dialect] = _Statements(store.dialect)
+    return s
+
+def summary_value(text:str, num:float|None):
+    "A param's value as it appears in run summaries: a number when it is one, else its text."
+    if num is None: return text
+    return int(num) if num.is_integer() and text.lstrip("-").isdigit() else num
+
+def summarize(conn, S:_Statements, run_ids) -> None:
+    "Write the params and latest-metrics summaries of `run_ids` from the normalized tables."
+    for rid in run_ids:
+        ps = {k: summary_value(t, n) for k, t, n in fast_execute(conn, S.run_params, [{"id": rid}], fetch=True)}
+        ms = dict(fast_execute(conn, S.run_latest, [{"id": rid}], fetch=True))
+        fast_execute(conn, S.set_summary, [{"id": rid, "p": json.dumps(ps), "m": json.dumps(ms)}])
+
+def _check_running(conn, S:_Statements, run_id:str):
+    "Refuse writes to a run that has ended, even through another process's handle."
+    status = fast_execute(conn, S.status, [{"id": run_id}], fetch=True)
+    if not status: raise NotFoundError(f"No run with id {run_id!r}.")
+    if status[0][0] != RUNNING:
+        raise RunStateError(f"Run {run_id} has ended with status {status[0][0]}; start a new run "
+                            f"(runs are never rewritten).")
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-017
 class Run:
     "A run of an experiment: log params, metrics, tags and artifacts to it."
     def __init__(self, store:Store, blobs:BlobStore, row:dict, experiment:str, fresh:bool=False):
@@ -227,9 +279,7 @@ class Run:
         self._lock = threading.Lock()
         self._steps: dict = {}          # key -> last step used, for metrics logged without a step
         self._fresh = fresh             # created by this handle: no metric exists yet
-        self._ins_metric = metrics.insert()
-        self._up_latest = upsert(store.dialect, latest_metrics, ["run_id", "key"], ["step", "value", "timestamp"],
-                                 where=lambda ex: ex.step >= latest_metrics.c.step)
+        self._S = statements(store)
 
     # -- record fields ------------------------------------------------------------------------
     name = property(lambda self: self._row.get("name"))
@@ -282,11 +332,13 @@ class Run:
         check_key(key, "metric")
         v = metric_value(key, value)
         step = self._next_step(key) if step is None else _step(key, step)
-        row = {"run_id": self.id, "key": key, "step": step, "value": None if v != v else v,
+        nan = v != v
+        row = {"run_id": self.id, "key": key, "step": step, "value": 0.0 if nan else v, "is_nan": nan,
                "timestamp": time.time() if timestamp is None else float(timestamp)}
         with self._store.transaction(what=f"logging metric {key!r}") as conn:
-            conn.execute(self._ins_metric, [row])
-            conn.execute(self._up_latest, [row])
+            _check_running(conn, self._S, self.id)
+            fast_execute(conn, self._S.insert_metric, [row])
+            fast_execute(conn, self._S.upsert_latest, [{**row, "value": None if nan else v}])
 
     def log_metrics(self, values:dict, step:int|None=None, timestamp:float|None=None):
         "Record several metrics at one step (default: each key's next step) in one transaction."
@@ -295,33 +347,45 @@ class Run:
         self.log_batch(metrics=[(check_key(k, "metric"), v, self._next_step(k) if step is None else step, ts)
                                 for k, v in dict(values).items()])
 
-    def log_batch(self, metrics:list|None=None,  # (key, value, step[, timestamp]) tuples or dicts with those keys
+    def log_batch(self, metrics=None,   # (key, value, step[, timestamp]) tuples, dicts with those keys, or a DataFrame
                   params:dict|None=None, tags:dict|None=None):
-        "Record many values in one transaction: the fast path for large histories."
+        "Record many values in one transaction: the fast path for long histories."
         self._check_open()
-        rows, latest, now = [], {}, time.time()
-        for m in metrics or ():
-            if isinstance(m, dict): k, v, s, t = m["key"], m["value"], m.get("step"), m.get("timestamp")
-            else: k, v, s, t = (tuple(m) + (None, None))[:4]
-            check_key(k, "metric")
-            v = metric_value(k, v)
-            s = self._next_step(k) if s is None else _step(k, s)
-            row = {"run_id": self.id, "key": k, "step": s, "value": None if v != v else v,
-                   "timestamp": now if t is None else float(t)}
-            rows.append(row)
-            best = latest.get(k)
-            if best is None or (s, row["timestamp"]) >= (best["step"], best["timestamp"]): latest[k] = row
+        rows, latest = self._metric_rows(metrics) if metrics is not None else ([], [])
+        with self._lock:
+            for r in latest: self._steps[r["key"]] = max(self._steps.get(r["key"], -1), r["step"])
         prow = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
                 for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
         trow = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
         if prow: _insert_params(self._store, self.id, prow)
         if not rows and not trow: return
         with self._store.transaction(what="logging a batch") as conn:
+            _check_running(conn, self._S, self.id)
             if rows:
-                conn.execute(self._ins_metric, rows)
-                conn.execute(self._up_latest, list(latest.values()))
-            if trow: conn.execute(_tag_upsert(self._store), trow)
+                fast_execute(conn, self._S.insert_metric, rows, columns=METRIC_COLUMNS)
+                fast_execute(conn, self._S.upsert_latest, latest)
+            if trow: _write_tags(conn, self._S, self.id, trow)
 
+    def _metric_rows(self, metrics) -> tuple[list, list]:
+        "Validated rows for `metrics` (tuples in METRIC_COLUMNS order) and the latest row of each key (dicts)."
+        ks, vs, ss, ts = _metric_columns(metrics)
+        if not ks: return [], []
+        try: keys = set(ks)
+        except TypeError: keys = ks
+        for k in keys: check_key(k, "metric")
+        # Whole-column checks run in C; only a column that fails one is converted value by value.
+        if not set(map(type, vs)) <= {float, int}: vs = [metric_value(k, v) for k, v in zip(ks, vs)]
+        total = sum(vs)
+        nans = [v != v for v in vs] if total != total else None       # a NaN (or inf - inf) somewhere
+        if nans: vs = [0.0 if n else v for v, n in zip(vs, nans)]
+        if ss is None or None in ss:
+            ss = [self._next_step(k) if s is None else _step(k, s) for k, s in zip(ks, ss or [None] * len(ks))]
+        elif set(map(type, ss)) != {int}: ss = [_step(k, s) for k, s in zip(ks, ss)]
+        now = time.time()
+        if ts is not None: ts = [now if t is None else float(t) for t in ts]
+        rows = list(zip(itertools.repeat(self.id), ks, ss, itertools.repeat(now) if ts is None else ts, vs,
+                        nans or itertools.repeat(False)))
+        return rows, _latest(rows, keys, ss, ts is None)
     # -- tags -------------------------------------------------------------------------------------
     def set_tag(self, key:str, value):
         "Set a tag; unlike params, tags may change."
@@ -331,7 +395,7 @@ class Run:
         "Set several tags at once."
         rows = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in dict(values).items()]
         if rows:
-            with self._store.transaction(what="setting tags") as conn: conn.execute(_tag_upsert(self._store), rows)
+            with self._store.transaction(what="setting tags") as conn: _write_tags(conn, self._S, self.id, rows)
 
     # -- artifacts --------------------------------------------------------------------------------
     def log_bytes(self, data:bytes, path:str, media_type:str|None=None) -> str:
@@ -448,8 +512,8 @@ class Run:
         if self._row["status"] != RUNNING: return
         now = time.time()
         with self._store.transaction(what="ending the run") as conn:
-            conn.execute(runs.update().where(runs.c.id == self.id, runs.c.status == RUNNING)
-                         .values(status=status, end_time=now, error=error))
+            summarize(conn, self._S, [self.id])
+            fast_execute(conn, self._S.end, [{"id": self.id, "s": status, "e": now, "err": error}])
         self._row.update(status=status, end_time=now, error=error)
 
     def __enter__(self): return self
@@ -485,8 +549,49 @@ def _media_type(path:str) -> str|None:
     import mimetypes
     return mimetypes.guess_type(path)[0]
 
-def _tag_upsert(store:Store):
-    return upsert(store.dialect, tags, ["run_id", "key"], ["value"])
+METRIC_COLUMNS = ("run_id", "key", "step", "timestamp", "value", "is_nan")   # the metrics table's order
+
+def _metric_columns(metrics) -> tuple:
+    "(keys, values, steps or None, timestamps or None) as lists, from tuples, dicts or a DataFrame."
+    if hasattr(metrics, "columns"):
+        missing = {"key", "value"} - set(metrics.columns)
+        if missing: raise TrackingError(f"Bad metrics DataFrame: missing column(s) {sorted(missing)}; "
+                                        f"expected key, value and optionally step, timestamp.")
+        return tuple(metrics[c].tolist() if c in metrics.columns else None for c in ("key", "value", "step", "timestamp"))
+    items = metrics if isinstance(metrics, list) else list(metrics)
+    if items and set(map(type, items)) == {tuple} and 2 <= len(items[0]) <= 4:
+        try: return tuple(zip(*items, strict=True)) + (None,) * (4 - len(items[0]))
+        except ValueError: pass                   # tuples of different lengths: one by one below
+    cols = ([], [], [], [])
+    for m in items:
+        if isinstance(m, dict): row = (m.get("key"), m.get("value"), m.get("step"), m.get("timestamp"))
+        elif isinstance(m, (tuple, list)) and 2 <= len(m) <= 4: row = (tuple(m) + (None, None))[:4]
+        else: raise TrackingError(f"Bad metric entry {show(m)}: expected (key, value[, step[, timestamp]]) or a dict.")
+        for c, x in zip(cols, row): c.append(x)
+    return cols
+
+def _latest(rows:list, keys, steps, same_time:bool) -> list:
+    "The latest row (highest step, then timestamp, then the last given) of each key, as dicts for upserts."
+    if len(keys) == 1 and same_time:        # the common case, in C: the last occurrence of the highest step
+        top = max(steps)
+        best = [len(steps) - 1 - steps[::-1].index(top)]
+    else:
+        by_key = {}
+        for i, r in enumerate(rows):
+            b = by_key.get(r[1])
+            if b is None or (r[2], r[3]) >= (rows[b][2], rows[b][3]): by_key[r[1]] = i
+        best = by_key.values()
+    out = []
+    for i in best:
+        run_id, key, step, t, value, nan = rows[i]
+        out.append({"run_id": run_id, "key": key, "step": step, "timestamp": t, "value": None if nan else value})
+    return out
+
+def _write_tags(conn, S:_Statements, run_id:str, rows:list):
+    "Upsert tags and refresh the run's tag summary."
+    fast_execute(conn, S.upsert_tag, rows)
+    t = dict(fast_execute(conn, S.run_tags, [{"id": run_id}], fetch=True))
+    fast_execute(conn, S.set_tags_json, [{"id": run_id, "t": json.dumps(t)}])
 
 def _insert_params(store:Store, run_id:str, rows:list):
     try:
@@ -505,7 +610,7 @@ def _insert_params(store:Store, run_id:str, rows:list):
         new = [r for r in rows if r["key"] not in old]
         if new: conn.execute(params.insert(), new)
 
-# %% ../nbs/04_tracking.ipynb #04-tracking-017
+# %% ../nbs/04_tracking.ipynb #04-tracking-019
 _env_blob: dict = {}
 
 def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, params_:dict|None=None,
@@ -522,19 +627,23 @@ def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, 
     now, rid = time.time(), uuid.uuid4().hex
     job_id = job_id or os.environ.get("MLWORK_JOB_ID") or None
     parent_id = parent.id if isinstance(parent, Run) else (parent or os.environ.get("MLWORK_PARENT_RUN") or None)
-    row = dict(id=rid, experiment_id=eid, name=name, status=RUNNING, parent_id=parent_id, job_id=job_id,
-               rerun_of=rerun_of, start_time=now, user=current_user(), python_version=pyver,
-               env_digest=env_digest, host=HOST, pid=os.getpid(), heartbeat_at=now, **code_version())
     prow = [dict(run_id=rid, key=check_key(k, "param"), value=t, num=n)
             for k, (t, n) in ((k, param_value(v)) for k, v in (params_ or {}).items())]
     trow = [dict(run_id=rid, key=check_key(k, "tag"), value=str(v)) for k, v in (tags_ or {}).items()]
+    row = dict(id=rid, experiment_id=eid, name=name, status=RUNNING, parent_id=parent_id, job_id=job_id,
+               rerun_of=rerun_of, start_time=now, end_time=None, error=None, user=current_user(),
+               code_commit=None, code_dirty=None, code_path=None, code_digest=None, python_version=pyver,
+               env_digest=env_digest, host=HOST, pid=os.getpid(), heartbeat_at=now, params_json=None,
+               metrics_json=None, tags_json=json.dumps({r["key"]: r["value"] for r in trow}))
+    row.update(code_version())
     digest, size = _env_blob[blobs.root]
+    S = statements(store)
     with store.transaction(what=f"starting a run in {experiment!r}") as conn:
-        conn.execute(runs.insert(), [row])
-        if prow: conn.execute(params.insert(), prow)
-        if trow: conn.execute(tags.insert(), trow)
-        conn.execute(artifacts.insert(), [dict(run_id=rid, path="_mlwork/environment.txt", digest=digest,
-                                               size=size, media_type="text/plain", created_at=now)])
+        fast_execute(conn, S.insert_run, [row])
+        if prow: fast_execute(conn, S.insert_params, prow)
+        if trow: fast_execute(conn, S.insert_tags, trow)
+        fast_execute(conn, S.insert_artifact, [dict(run_id=rid, path="_mlwork/environment.txt", digest=digest,
+                                                    size=size, media_type="text/plain", created_at=now)])
     run = Run(store, blobs, row, experiment, fresh=True)
     _live.add(run)
     return run

@@ -64,10 +64,10 @@ def upgrade():
     op.create_index("ix_params_key_value", "params", ["key", "value"])
     op.create_table("metrics",
         Column("run_id", RunId, nullable=False), Column("key", Key, nullable=False),
-        Column("step", sa.BigInteger, nullable=False), Column("value", sa.Double),
-        Column("timestamp", Time, nullable=False),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_metrics_run_id_runs"))
-    op.create_index("ix_metrics_run_id_key_step", "metrics", ["run_id", "key", "step"])
+        Column("step", sa.BigInteger, nullable=False), Column("timestamp", Time, nullable=False),
+        Column("value", sa.Double, nullable=False), Column("is_nan", sa.Boolean, nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "key", "step", "timestamp", "value", name="pk_metrics"),
+        sqlite_with_rowid=False)
     op.create_table("latest_metrics",
         Column("run_id", RunId, nullable=False), Column("key", Key, nullable=False),
         Column("step", sa.BigInteger, nullable=False), Column("value", sa.Double),
