@@ -77,8 +77,13 @@ params = sa.Table("params", metadata,
     Column("value", sa.Text, nullable=False),  # str values as is, others as JSON
     Column("num", sa.Double),                  # the value when it is a number, for numeric filters
     PrimaryKeyConstraint("run_id", "key"),
-    Index(None, "key", "value"))
+    sqlite_with_rowid=False)
 
+# Tables keyed by run (params, metrics, latest metrics, tags, artifacts) are stored by SQLite as one
+# B-tree clustered on their primary key (WITHOUT ROWID): fewer pages per commit, and a run's rows together.
+# Params and latest metrics have no index on (key, value): filters scan those tables (a few ms per
+# 100k values), while each index would cost a run's start or end several pages spread over the tree.
+#
 # Metric history: one row per logged value. The primary key clusters a run's values by key and step
 # (SQLite stores the table as that one B-tree: WITHOUT ROWID), which is what history reads want and
 # makes batch inserts cheap. Logging the very same (key, step, timestamp, value) twice stores it once.
@@ -101,13 +106,14 @@ latest_metrics = sa.Table("latest_metrics", metadata,
     Column("value", sa.Double),                # NULL stands for NaN here
     Column("timestamp", Time, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
-    Index(None, "key", "value"))
+    sqlite_with_rowid=False)
 
 tags = sa.Table("tags", metadata,
     Column("run_id", RunId, ForeignKey("runs.id"), nullable=False),
     Column("key", Key, nullable=False),
     Column("value", sa.Text, nullable=False),
-    PrimaryKeyConstraint("run_id", "key"))
+    PrimaryKeyConstraint("run_id", "key"),
+    sqlite_with_rowid=False)
 
 artifacts = sa.Table("artifacts", metadata,
     Column("run_id", RunId, ForeignKey("runs.id"), nullable=False),
@@ -117,7 +123,8 @@ artifacts = sa.Table("artifacts", metadata,
     Column("media_type", sa.String(100)),
     Column("created_at", Time, nullable=False),
     PrimaryKeyConstraint("run_id", "path"),
-    Index(None, "digest"))
+    Index(None, "digest"),
+    sqlite_with_rowid=False)
 
 dataset_versions = sa.Table("dataset_versions", metadata,
     Column("id", sa.Integer, primary_key=True, autoincrement=True),

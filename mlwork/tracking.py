@@ -7,6 +7,7 @@ from __future__ import annotations
 import getpass, hashlib, html, io, json, math, numbers, os, platform, re, socket, subprocess, sys
 import threading, time, traceback, uuid, atexit, itertools
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 import sqlalchemy as sa
 from .errors import (TrackingError, ParamConflictError, RunStateError, ArtifactError, NotFoundError, show)
@@ -559,9 +560,10 @@ def _metric_columns(metrics) -> tuple:
                                         f"expected key, value and optionally step, timestamp.")
         return tuple(metrics[c].tolist() if c in metrics.columns else None for c in ("key", "value", "step", "timestamp"))
     items = metrics if isinstance(metrics, list) else list(metrics)
-    if items and set(map(type, items)) == {tuple} and 2 <= len(items[0]) <= 4:
-        try: return tuple(zip(*items, strict=True)) + (None,) * (4 - len(items[0]))
-        except ValueError: pass                   # tuples of different lengths: one by one below
+    if items and set(map(type, items)) == {tuple}:
+        widths = set(map(len, items))
+        if len(widths) == 1 and 2 <= (w := widths.pop()) <= 4:     # columns by C-level itemgetters
+            return tuple(list(map(itemgetter(i), items)) for i in range(w)) + (None,) * (4 - w)
     cols = ([], [], [], [])
     for m in items:
         if isinstance(m, dict): row = (m.get("key"), m.get("value"), m.get("step"), m.get("timestamp"))

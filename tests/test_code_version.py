@@ -53,14 +53,15 @@ def _notebook(path, code):
 
 
 def test_notebook_path_under_papermill_not_the_kernel_launcher(ws_root):
-    "A real papermill run in a real kernel: the notebook is recorded, never ipykernel_launcher.py."
+    """A real papermill run in a real kernel (`mlwork`, the kernelspec `make test` pins to this venv):
+    the notebook is recorded, never ipykernel_launcher.py."""
     nb = ws_root / "train.ipynb"
     _notebook(nb, "import mlwork as mw\nws = mw.Workspace.open()\n"
                   "with ws.start_run('nb') as run: pass\nprint(run.id)")
     for with_env in (True, False):
         env = clean_env(**({"MLWORK_NOTEBOOK": str(nb)} if with_env else {}))
         res = subprocess.run([sys.executable, "-m", "papermill", str(nb), str(ws_root / "out.ipynb"),
-                              "-k", "python3", "--cwd", str(ws_root)], env=env, capture_output=True, text=True,
+                              "-k", "mlwork", "--cwd", str(ws_root)], env=env, capture_output=True, text=True,
                              timeout=180)
         assert res.returncode == 0, res.stderr
         out = nbformat.read(ws_root / "out.ipynb", as_version=4)
@@ -80,7 +81,7 @@ def test_notebook_path_in_a_jupyter_kernel_session(ws_root):
     from jupyter_client.manager import start_new_kernel
     nb = ws_root / "explore.ipynb"
     _notebook(nb, "")
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ws_root), env=clean_env(JPY_SESSION_NAME=str(nb)))
+    km, kc = start_new_kernel(kernel_name="mlwork", cwd=str(ws_root), env=clean_env(JPY_SESSION_NAME=str(nb)))
     try:
         out = []
         kc.execute_interactive("import mlwork as mw\nws = mw.Workspace.open()\n"

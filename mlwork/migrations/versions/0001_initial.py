@@ -60,8 +60,8 @@ def upgrade():
         Column("run_id", RunId, nullable=False), Column("key", Key, nullable=False),
         Column("value", sa.Text, nullable=False), Column("num", sa.Double),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_params"),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_params_run_id_runs"))
-    op.create_index("ix_params_key_value", "params", ["key", "value"])
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_params_run_id_runs"),
+        sqlite_with_rowid=False)
     op.create_table("metrics",
         Column("run_id", RunId, nullable=False), Column("key", Key, nullable=False),
         Column("step", sa.BigInteger, nullable=False), Column("timestamp", Time, nullable=False),
@@ -73,19 +73,21 @@ def upgrade():
         Column("step", sa.BigInteger, nullable=False), Column("value", sa.Double),
         Column("timestamp", Time, nullable=False),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_latest_metrics_run_id_runs"))
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_latest_metrics_run_id_runs"),
+        sqlite_with_rowid=False)
     op.create_table("tags",
         Column("run_id", RunId, nullable=False), Column("key", Key, nullable=False),
         Column("value", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_tags"),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_tags_run_id_runs"))
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_tags_run_id_runs"),
+        sqlite_with_rowid=False)
     op.create_table("artifacts",
         Column("run_id", RunId, nullable=False), Column("path", sa.String(1000), nullable=False),
         Column("digest", Digest, nullable=False), Column("size", sa.BigInteger, nullable=False),
         Column("media_type", sa.String(100)), Column("created_at", Time, nullable=False),
         sa.PrimaryKeyConstraint("run_id", "path", name="pk_artifacts"),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_artifacts_run_id_runs"))
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_artifacts_run_id_runs"),
+        sqlite_with_rowid=False)
     op.create_index("ix_artifacts_digest", "artifacts", ["digest"])
     op.create_table("dataset_versions",
         Column("id", sa.Integer, autoincrement=True, nullable=False),
