@@ -27,9 +27,15 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.core
 	$(BIN)/mlwork demo
 
-# System packages the tests use (git for code versions). Installed only when missing.
+# System packages the tests use: git (code versions) and a PostgreSQL server (the store's
+# team backend, started by the tests on 127.0.0.1). Installed only when missing.
+APT_PACKAGES := git postgresql
 apt:
-	@command -v git >/dev/null || (apt-get update -q && apt-get install -y -q git)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 test: apt $(VENV)/.dev check-sync nbtest pytest
 

@@ -313,7 +313,7 @@ class Run:
         self._check_open()
         rows = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
                 for k, (t, n) in ((k, param_value(v)) for k, v in dict(values).items())]
-        if rows: _insert_params(self._store, self.id, rows)
+        if rows: _insert_params(self._store, self._S, self.id, rows)
 
     # -- metrics --------------------------------------------------------------------------------
     def _next_step(self, key):
@@ -358,7 +358,7 @@ class Run:
         prow = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
                 for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
         trow = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
-        if prow: _insert_params(self._store, self.id, prow)
+        if prow: _insert_params(self._store, self._S, self.id, prow)
         if not rows and not trow: return
         with self._store.transaction(what="logging a batch") as conn:
             _check_running(conn, self._S, self.id)
@@ -595,13 +595,10 @@ def _write_tags(conn, S:_Statements, run_id:str, rows:list):
     t = dict(fast_execute(conn, S.run_tags, [{"id": run_id}], fetch=True))
     fast_execute(conn, S.set_tags_json, [{"id": run_id, "t": json.dumps(t)}])
 
-def _insert_params(store:Store, run_id:str, rows:list):
-    try:
-        with store.transaction(what="logging params") as conn: conn.execute(params.insert(), rows)
-        return
-    except ConflictError: pass
-    # Some keys exist already: the same value is fine, a different one is an error.
+def _insert_params(store:Store, S:_Statements, run_id:str, rows:list):
+    "Insert params; the same value again is fine, a different one raises `ParamConflictError`."
     with store.transaction(what="logging params") as conn:
+        _check_running(conn, S, run_id)
         old = dict(conn.execute(sa.select(params.c.key, params.c.value).where(
             params.c.run_id == run_id, params.c.key.in_([r["key"] for r in rows]))).all())
         for r in rows:
@@ -610,17 +607,15 @@ def _insert_params(store:Store, run_id:str, rows:list):
                     f"Param {r['key']!r} of run {run_id} is already {old[r['key']]!r}; cannot set it to "
                     f"{r['value']!r}. Params are immutable: start a new run to try another value.")
         new = [r for r in rows if r["key"] not in old]
-        if new: conn.execute(params.insert(), new)
+        if new: fast_execute(conn, S.insert_params, new)
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-019
 _env_blob: dict = {}
 
-def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, params_:dict|None=None,
-              tags_:dict|None=None, parent:Run|str|None=None, rerun_of:str|None=None, job_id:str|None=None,
-              exp_id:int|None=None, **kw) -> Run:
+def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, params:dict|None=None,
+              tags:dict|None=None, parent:Run|str|None=None, rerun_of:str|None=None, job_id:str|None=None,
+              exp_id:int|None=None) -> Run:
     "Create a RUNNING run in `experiment` and return its handle."
-    params_ = kw.pop("params", params_); tags_ = kw.pop("tags", tags_)
-    if kw: raise TypeError(f"start_run() got unexpected arguments: {', '.join(kw)}")
     if name is not None and not isinstance(name, str):
         raise TrackingError(f"Bad run name {show(name)}: expected a string.")
     eid = exp_id if exp_id is not None else experiment_id(store, experiment)
@@ -630,8 +625,8 @@ def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, 
     job_id = job_id or os.environ.get("MLWORK_JOB_ID") or None
     parent_id = parent.id if isinstance(parent, Run) else (parent or os.environ.get("MLWORK_PARENT_RUN") or None)
     prow = [dict(run_id=rid, key=check_key(k, "param"), value=t, num=n)
-            for k, (t, n) in ((k, param_value(v)) for k, v in (params_ or {}).items())]
-    trow = [dict(run_id=rid, key=check_key(k, "tag"), value=str(v)) for k, v in (tags_ or {}).items()]
+            for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
+    trow = [dict(run_id=rid, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
     row = dict(id=rid, experiment_id=eid, name=name, status=RUNNING, parent_id=parent_id, job_id=job_id,
                rerun_of=rerun_of, start_time=now, end_time=None, error=None, user=current_user(),
                code_commit=None, code_dirty=None, code_path=None, code_digest=None, python_version=pyver,
