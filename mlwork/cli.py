@@ -48,9 +48,12 @@ def _print_frame(df, fmt, max_cols=None):
     elif fmt == "json": click.echo(df.to_json(orient="records", date_format="iso"))
     elif df.empty: click.echo("(no rows)")
     else:
+        text_cols = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+        widths = {c: max(len(str(c)), *(len(str(v)) for v in df[c])) for c in text_cols}
+        left = {c: (lambda v, w=widths[c]: f"{str(v):<{w}}") for c in text_cols}   # text reads better left-aligned
         with pd.option_context("display.max_columns", max_cols, "display.width", 250,
-                               "display.max_colwidth", 40, "display.float_format", "{:.4g}".format):
-            click.echo(df.to_string(index=False))
+                               "display.max_colwidth", 60, "display.float_format", "{:.4g}".format):
+            click.echo(df.to_string(index=False, formatters=left, justify="left"))
 
 def _table(df):
     "A compact view of a runs frame for the terminal."
@@ -151,5 +154,6 @@ def demo(ctx, experiment):
     ws = _ws(ctx)
     df = run_demo(ws, experiment, echo=click.echo)
     click.echo(f"\nRuns of {experiment!r} in {ws.root} (best first):")
-    cols = ["run_id", "name", "status", "duration"] + [c for c in df.columns if c.startswith(("params.model", "metrics."))]
+    cols = ["run_id", "name", "status", "duration", "metrics.roc_auc", "metrics.accuracy", "metrics.f1", "metrics.log_loss"]
     _print_frame(_table(df)[[c for c in cols if c in df.columns]], "table")
+    click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.99\"   |   mlwork runs show RUN_ID")

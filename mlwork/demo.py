@@ -50,5 +50,5 @@ def run_demo(ws, experiment:str="demo-breast-cancer", echo=print, seed:int=0):
                                  "fit_seconds": time.perf_counter() - t0}, step=0)
                 run.log_dict({"labels": [0, 1], "matrix": confusion_matrix(y_te, pred).tolist()}, "confusion_matrix.json")
                 run.log_dataframe(pd.DataFrame({"y_true": y_te.to_numpy(), "proba": proba}), "predictions")
-            echo(f"  {name:45} roc_auc={run.metrics['roc_auc']:.4f}")
+            echo(f"  {name:55} roc_auc={run.metrics['roc_auc']:.4f}")
     return ws.runs(experiment, where=f"parent_id = '{parent.id}'", order_by="-metrics.roc_auc")
