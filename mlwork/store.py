@@ -225,12 +225,14 @@ def _is_busy(e:BaseException) -> bool:
     msg = str(getattr(e, "orig", e)).lower()
     return "database is locked" in msg or "database is busy" in msg or "deadlock detected" in msg
 
-def map_error(e:sa.exc.SQLAlchemyError, what:str="") -> MlworkError:
-    "Turn a database error into an mlwork error that says what was being done."
+def map_error(e:Exception, what:str="") -> MlworkError:
+    "Turn a database error (SQLAlchemy's, or the driver's from the fast path) into an mlwork error."
     orig = getattr(e, "orig", None) or e
     doing = f" while {what}" if what else ""
     if _is_busy(e): return StoreBusyError(f"The store stayed locked by other writers{doing}: {orig}")
-    if isinstance(e, sa.exc.IntegrityError): return ConflictError(f"Conflicting write{doing}: {orig}")
+    if isinstance(e, sa.exc.IntegrityError) or type(orig).__name__ in ("IntegrityError", "UniqueViolation",
+                                                                       "ForeignKeyViolation", "NotNullViolation"):
+        return ConflictError(f"Conflicting write{doing}: {orig}")
     return StoreError(f"Database error{doing}: {type(orig).__name__}: {orig}")
 
 class ConflictError(StoreError):
@@ -267,6 +269,7 @@ class Store:
         except (sa.exc.ArgumentError, ImportError, ValueError, OSError) as e:
             raise StoreError(f"Cannot use {where} = {self.safe_url!r}: {e}") from None
         self.dialect = self.engine.dialect.name
+        self._driver_error = self.engine.dialect.loaded_dbapi.Error   # raised by the fast path
         self._local = threading.local()
         _stores.add(self)
         if check: self.open(upgrade)
@@ -312,7 +315,7 @@ class Store:
         try:
             yield conn
             conn.commit()
-        except sa.exc.SQLAlchemyError as e:
+        except (sa.exc.SQLAlchemyError, self._driver_error) as e:
             self._rollback(conn)
             raise map_error(e, what) from e
         except BaseException:
