@@ -12,17 +12,18 @@ from pathlib import Path
 import sqlalchemy as sa
 from .errors import (TrackingError, ParamConflictError, RunStateError, ArtifactError, NotFoundError, show)
 from .store import (Store, ConflictError, upsert, insert_ignore, fast_execute, experiments, runs, params, metrics,
-                          latest_metrics, tags, artifacts)
+                          latest_metrics, tags, artifacts, run_datasets, dataset_versions)
 from .artifacts import BlobStore, check_path
 
 # %% auto #0
-__all__ = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'STATUSES', 'HEARTBEAT_S', 'STALE_AFTER_S', 'HOST', 'METRIC_COLUMNS',
-           'check_key', 'param_value', 'metric_value', 'git_version', 'file_digest', 'code_version', 'environment',
-           'current_user', 'reap_dead_runs', 'experiment_id', 'statements', 'summary_value', 'summarize', 'Run',
-           'start_run']
+__all__ = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'DATASET_ROLES', 'STATUSES', 'HEARTBEAT_S', 'STALE_AFTER_S', 'HOST',
+           'METRIC_COLUMNS', 'check_key', 'param_value', 'metric_value', 'git_version', 'file_digest', 'code_version',
+           'environment', 'current_user', 'reap_dead_runs', 'experiment_id', 'statements', 'summary_value', 'summarize',
+           'Run', 'start_run']
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-005
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
+DATASET_ROLES = ("train", "valid", "test", "reference", "current")
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
 HEARTBEAT_S = 30.0      # how often a live process refreshes its runs' heartbeat
 STALE_AFTER_S = 150.0   # a run on another host with no heartbeat for this long is dead
@@ -397,6 +398,31 @@ class Run:
         rows = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in dict(values).items()]
         if rows:
             with self._store.transaction(what="setting tags") as conn: _write_tags(conn, self._S, self.id, rows)
+
+    # -- datasets ---------------------------------------------------------------------------------
+    def use_dataset(self, dataset, role:str="train"):
+        "Record that the run used a dataset version (from `ws.datasets`) as `role`: train, valid, test, reference or current."
+        if role not in DATASET_ROLES:
+            raise TrackingError(f"Bad role {role!r}: expected one of {', '.join(map(repr, DATASET_ROLES))}.")
+        dv_id = getattr(dataset, "id", None)
+        if not isinstance(dv_id, int) or not hasattr(dataset, "digest"):
+            raise TrackingError(f"Bad dataset {show(dataset)}: expected a DatasetVersion from ws.datasets.log() or .get().")
+        self._check_open()
+        with self._store.transaction(what="recording a dataset") as conn:
+            _check_running(conn, self._S, self.id)
+            conn.execute(insert_ignore(self._store.dialect, run_datasets).values(
+                run_id=self.id, dataset_version_id=dv_id, role=role))
+        return dataset
+
+    def datasets(self):
+        "The dataset versions this run used, with their role."
+        import pandas as pd
+        c = dataset_versions.c
+        with self._store.transaction(write=False) as conn:
+            rows = conn.execute(sa.select(c.name, c.version, c.digest, run_datasets.c.role)
+                                .join(run_datasets, run_datasets.c.dataset_version_id == c.id)
+                                .where(run_datasets.c.run_id == self.id).order_by(c.name, c.version)).all()
+        return pd.DataFrame(rows, columns=["dataset", "version", "digest", "role"])
 
     # -- artifacts --------------------------------------------------------------------------------
     def log_bytes(self, data:bytes, path:str, media_type:str|None=None) -> str:

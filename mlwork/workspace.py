@@ -24,6 +24,7 @@ class Workspace:
         self.store = Store(settings.store, upgrade=upgrade, where=f"store ({settings.where('store')})")
         self.blobs = BlobStore(settings.artifacts)
         self._exp_ids: dict = {}
+        self._datasets = None
         self.reaped = tracking.reap_dead_runs(self.store)   # ids of runs found dead on open
 
     @classmethod
@@ -39,6 +40,14 @@ class Workspace:
         return cls(load_settings(init_workspace(path)))
 
     root = property(lambda self: self.settings.root)
+
+    @property
+    def datasets(self):
+        "The workspace's datasets: `log`, `get`, `versions`, `ls` (see `mlwork.datasets.Datasets`)."
+        if self._datasets is None:
+            from mlwork.datasets import Datasets
+            self._datasets = Datasets(self.store, self.blobs)
+        return self._datasets
 
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, experiment:str,            # experiment name, created when new
