@@ -9,8 +9,8 @@ import click
 from .errors import MlworkError
 
 # %% auto #0
-__all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'db', 'db_upgrade', 'db_status',
-           'demo']
+__all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
+           'datasets_log', 'datasets_show', 'datasets_validate', 'db', 'db_upgrade', 'db_status', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -113,6 +113,67 @@ def experiments_ls(ctx, fmt):
 
 # %% ../nbs/07_cli.ipynb #07-cli-009
 @main.group(cls=_Group)
+def datasets():
+    "Log, list, show and validate dataset versions."
+
+@datasets.command("ls")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+def datasets_ls(ctx, fmt):
+    "List datasets with their latest version."
+    _print_frame(_ws(ctx).datasets.ls(), fmt)
+
+@datasets.command("log")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("--target", help="The target column.")
+@click.option("--id", "id_", help="The id column (checked for duplicates).")
+@click.option("--time", "time_", help="The time column.")
+@click.option("--description", help="A note stored with the version.")
+@click.pass_context
+def datasets_log(ctx, path, name, target, id_, time_, description):
+    "Store the CSV or Parquet file PATH as a new version of dataset NAME."
+    dv = _ws(ctx).datasets.log(path, name, target=target, id=id_, time=time_, description=description)
+    click.echo(f"{dv.ref}: {dv.rows:,} rows x {dv.n_columns} columns, digest {dv.digest[:12]}")
+    for note in dv.schema.notes: click.echo(f"  note: {note}")
+
+@datasets.command("show")
+@click.argument("ref")
+@click.pass_context
+def datasets_show(ctx, ref):
+    "Show dataset version REF (NAME or NAME@VERSION): schema and profile."
+    import pandas as pd
+    dv = _ws(ctx).datasets.get(ref)
+    click.echo(f"{dv.ref}  {dv.rows:,} rows x {dv.n_columns} columns  digest {dv.digest}")
+    if dv.description: click.echo(f"  {dv.description}")
+    sch = dv.schema
+    rows = [{"column": n, "kind": c.kind, "role": c.role or "", "nullable": c.nullable, "min": c.min, "max": c.max,
+             "levels": ", ".join(map(str, c.levels[:6])) + (" ..." if len(c.levels) > 6 else "") if c.levels else ""}
+            for n, c in sch.columns.items()]
+    click.echo("\nschema:")
+    _print_frame(pd.DataFrame(rows), "table")
+    for note in sch.notes: click.echo(f"  note: {note}")
+    click.echo("\nprofile:")
+    _print_frame(dv.profile.frame().drop(columns=["top"]), "table")
+    lineage = dv.runs()
+    if len(lineage):
+        click.echo("\nused by runs:")
+        _print_frame(lineage.assign(run_id=lineage.run_id.str[:8]).drop(columns=["start"]), "table")
+
+@datasets.command("validate")
+@click.argument("ref")
+@click.option("--file", "path", required=True, type=click.Path(dir_okay=False), help="CSV or Parquet file to check.")
+@click.pass_context
+def datasets_validate(ctx, ref, path):
+    "Validate a file against the schema of dataset REF; exit 1 when there are errors."
+    from mlwork.datasets import read_data
+    dv = _ws(ctx).datasets.get(ref)
+    report = dv.validate(read_data(path))
+    click.echo(f"{path} against {dv.ref}: " + repr(report))
+    if not report.ok: sys.exit(1)
+
+# %% ../nbs/07_cli.ipynb #07-cli-011
+@main.group(cls=_Group)
 def db():
     "Store schema: status and upgrade."
 
@@ -144,7 +205,7 @@ def db_status(ctx):
     click.echo(f"{store.safe_url}: revision {rev or '-'} (this mlwork: {HEAD_REVISION}); {state}")
     if rev is not None and rev not in REVISIONS: sys.exit(1)
 
-# %% ../nbs/07_cli.ipynb #07-cli-011
+# %% ../nbs/07_cli.ipynb #07-cli-013
 @main.command()
 @click.option("--experiment", default="demo-breast-cancer", show_default=True)
 @click.pass_context

@@ -223,7 +223,8 @@ class ValidationReport:
 
     def text(self, errors_only:bool=False) -> str:
         ps = self.errors if errors_only else self.problems
-        return "\n".join(f"  [{p.severity}] {p.column or '(table)'}: {p.message}" for p in ps) or "  no problems"
+        return "\n".join(f"  [{p.severity}] {p.column or '(table)'}: {p.message}"
+                         + (f" (e.g. {', '.join(map(repr, p.examples[:3]))})" if p.examples else "") for p in ps) or "  no problems"
 
     def __repr__(self):
         head = "valid" if self.ok else "INVALID"
