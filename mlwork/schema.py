@@ -51,6 +51,10 @@ def column_kind(s, name:str|None=None) -> str:
     if pd.api.types.is_string_dtype(t) and not pd.api.types.is_object_dtype(t): return "string"
     values = s.dropna()
     if values.empty: return "float"                     # an all-null column: nothing to go on
+    inferred = pd.api.types.infer_dtype(values, skipna=True)      # one pass in C
+    simple = {"string": "string", "boolean": "bool", "integer": "int", "floating": "float",
+              "mixed-integer-float": "float", "datetime": "datetime", "date": "datetime"}
+    if inferred in simple: return simple[inferred]
     types = values.map(type).value_counts()
     if len(types) == 1:
         only = types.index[0]
