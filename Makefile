@@ -27,9 +27,11 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.core
 	$(BIN)/mlwork demo
 
-# System packages the tests use: git (code versions) and a PostgreSQL server (the store's
-# team backend, started by the tests on 127.0.0.1). Installed only when missing.
-APT_PACKAGES := git postgresql
+# System packages the tests use: git (code versions), a PostgreSQL server (the store's
+# team backend, started by the tests on 127.0.0.1) and Chromium + a font (real-browser widget
+# tests; driven by the pip package playwright, as `playwright install` cannot download here).
+# Installed only when missing.
+APT_PACKAGES := git postgresql chromium fonts-dejavu-core
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -1,4 +1,5 @@
 """Shared fixtures: real workspaces on real SQLite files, and helpers to run real processes."""
+pytest_plugins = ["jupyter_browser"]   # JupyterLab + headless Chromium fixtures (tests/jupyter_browser.py)
 import os, subprocess, sys, textwrap
 from pathlib import Path
 import pytest

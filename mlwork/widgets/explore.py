@@ -53,9 +53,9 @@ class DataExplorer(W.VBox):
                                       disabled=self._ref is None,
                                       tooltips=["this dataset", "overlay the reference version"])
         layout = dict(height=300, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white")
-        self.dist_fig = go.FigureWidget(layout=dict(title="distribution", barmode="overlay", **layout))
-        self.target_fig = go.FigureWidget(layout=dict(title="relation to the target", **layout))
-        self.missing_fig = go.FigureWidget(layout=dict(title="missing values along the rows", **layout))
+        self.dist_fig = go.FigureWidget(layout=dict(title="distribution", barmode="overlay", width=720, **layout))
+        self.target_fig = go.FigureWidget(layout=dict(title="relation to the target", width=520, **layout))
+        self.missing_fig = go.FigureWidget(layout=dict(title="missing values along the rows", width=520, **layout))
         self.picker.observe(self._guard(lambda ch: setattr(self, "column", ch["new"])), names="value")
         self.toggle.observe(self._guard(lambda ch: setattr(self, "mode", ch["new"])), names="value")
         self.observe(self._guard(self._on_column), names="column")
@@ -182,6 +182,11 @@ class DataExplorer(W.VBox):
                     self.dist_fig.add_bar(x=[str(v) for v in levels], y=[tops.get(v, 0) for v in levels], name=label,
                                           marker_color=color)
             self.dist_fig.layout.title = f"{name}: distribution" + (" (share, sampled)" if compare and numeric else "")
+            categorical_target = "levels" in (self._cur["profile"].d.get("relations", {}).get(name) or {})
+            self.dist_fig.layout.barmode = "overlay" if numeric else "group"
+            for fig, cat in ((self.dist_fig, not numeric), (self.target_fig, categorical_target)):
+                fig.layout.xaxis.type = "category" if cat else "linear"     # the axis type follows the column
+                fig.layout.xaxis.autorange = True
             for label, s, color in sides:
                 rel = s["profile"].d.get("relations", {}).get(name)
                 if not rel: continue
@@ -191,7 +196,7 @@ class DataExplorer(W.VBox):
                 else:
                     self.target_fig.add_bar(x=[str(v) for v in rel["levels"]], y=rel["mean"], name=label, marker_color=color)
             stat = self._cur["profile"].d.get("target_stat")
-            self.target_fig.layout.title = (f"{name}: {stat} of {self._cur['profile'].target}" if stat
+            self.target_fig.layout.title = (f"{name} → {self._cur['profile'].target}: {stat}" if stat
                                             else "relation to the target (no target named)")
             for label, s, color in sides:
                 miss = s["df"][name].isna().to_numpy() if name in s["df"].columns else None
