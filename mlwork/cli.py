@@ -207,14 +207,16 @@ def db_status(ctx):
 
 # %% ../nbs/07_cli.ipynb #07-cli-013
 @main.command()
-@click.option("--experiment", default="demo-breast-cancer", show_default=True)
+@click.option("--experiment", default="demo-churn", show_default=True)
+@click.option("--customers", default=20_000, show_default=True, type=click.IntRange(min=100), help="Synthetic customers per month.")
 @click.pass_context
-def demo(ctx, experiment):
-    "Train a few real scikit-learn models on a bundled dataset, log them, and print the runs table."
+def demo(ctx, experiment, customers):
+    "Version synthetic churn data, train real scikit-learn models on it, log them, and print the runs table."
     from mlwork.demo import run_demo
     ws = _ws(ctx)
-    df = run_demo(ws, experiment, echo=click.echo)
+    df = run_demo(ws, experiment, echo=click.echo, n_customers=customers)
     click.echo(f"\nRuns of {experiment!r} in {ws.root} (best first):")
     cols = ["run_id", "name", "status", "duration", "metrics.roc_auc", "metrics.accuracy", "metrics.f1", "metrics.log_loss"]
     _print_frame(_table(df)[[c for c in cols if c in df.columns]], "table")
-    click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.99\"   |   mlwork runs show RUN_ID")
+    click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.8\"   |   mlwork runs show RUN_ID   |   "
+               f"mlwork datasets show churn@2\nIn JupyterLab: mw.explore(ws.datasets.get('churn@2'), reference=ws.datasets.get('churn@1'))")
