@@ -102,9 +102,11 @@ class DataExplorer(W.VBox):
 
     def _load(self):
         self._prepare(self._cur, "profiling")
-        if self._ref is not None:
+        schema = self._cur["schema"]                   # a stored version is checked against its own schema ...
+        if self._ref is not None:                      # ... and against the reference's when comparing
             self._prepare(self._ref, "profiling the reference")
             schema = self._ref["schema"] or Schema.infer(self._ref["df"], target=self._target_for(self._ref["df"]))
+        if schema is not None:
             for p in schema.validate(self._cur["df"]).problems: self.problems.setdefault(p.column, []).append(p)
         self.progress.layout.display = "none"
         self.status.value = ""
@@ -126,7 +128,7 @@ class DataExplorer(W.VBox):
                 r = ref.columns.get(name, {})
                 row["ref missing %"] = round(100 * r["missing"] / max(ref.rows, 1), 2) if r else None
                 row["ref min"], row["ref max"] = r.get("min"), r.get("max")
-                row["problems"] = "; ".join(f"{p.severity}: {p.message}" for p in self.problems.get(name, []))
+            row["problems"] = "; ".join(f"{p.severity}: {p.message}" for p in self.problems.get(name, []))
             rows.append(row)
         return pd.DataFrame(rows)
 
