@@ -531,6 +531,49 @@ class Run:
         "Start a child run in the same experiment."
         return start_run(self._store, self._blobs, self.experiment, name=name, parent=self, **kw)
 
+    def log_children(self, children:list,       # dicts with name, params, metrics, tags (each optional)
+                     status:str=FINISHED) -> list:
+        "Record many finished child runs in one transaction (e.g. the candidates of a search); return their ids."
+        self._check_open()
+        if status not in (FINISHED, FAILED, KILLED):
+            raise TrackingError(f"Bad status {status!r}: expected one of 'FINISHED', 'FAILED', 'KILLED'.")
+        now, S = time.time(), self._S
+        run_rows, prow, mrow, lrow, trow = [], [], [], [], []
+        base = {k: self._row.get(k) for k in ("experiment_id", "job_id", "user", "code_commit", "code_dirty", "code_path",
+                                             "code_digest", "python_version", "env_digest", "host", "pid")}
+        for i, ch in enumerate(children):
+            if not isinstance(ch, dict): raise TrackingError(f"Bad child {show(ch)} at position {i}: expected a dict.")
+            rid = uuid.uuid4().hex
+            ps = {check_key(k, "param"): param_value(v) for k, v in (ch.get("params") or {}).items()}
+            ms = {check_key(k, "metric"): metric_value(k, v) for k, v in (ch.get("metrics") or {}).items()}
+            ts = {check_key(k, "tag"): str(v) for k, v in (ch.get("tags") or {}).items()}
+            name = ch.get("name")
+            if name is not None and not isinstance(name, str): raise TrackingError(f"Bad child name {show(name)}: expected a string.")
+            run_rows.append(dict(base, id=rid, name=name, status=status, parent_id=self.id, rerun_of=None, start_time=now,
+                                 end_time=now, error=None, heartbeat_at=now,
+                                 params_json=json.dumps({k: summary_value(t, n) for k, (t, n) in ps.items()}),
+                                 metrics_json=json.dumps({k: (None if v != v else v) for k, v in ms.items()}),
+                                 tags_json=json.dumps(ts)))
+            prow += [dict(run_id=rid, key=k, value=t, num=n) for k, (t, n) in ps.items()]
+            for k, v in ms.items():
+                nan = v != v
+                mrow.append((rid, k, 0, now, 0.0 if nan else v, nan))
+                lrow.append(dict(run_id=rid, key=k, step=0, timestamp=now, value=None if nan else v))
+            trow += [dict(run_id=rid, key=k, value=v) for k, v in ts.items()]
+        with self._store.transaction(what=f"logging {len(run_rows)} child runs") as conn:
+            _check_running(conn, S, self.id)
+            if run_rows: fast_execute(conn, S.insert_run, run_rows)
+            if prow: fast_execute(conn, S.insert_params, prow)
+            if mrow: fast_execute(conn, S.insert_metric, mrow, columns=METRIC_COLUMNS)
+            if lrow: fast_execute(conn, S.upsert_latest, lrow)
+            if trow: fast_execute(conn, S.insert_tags, trow)
+        return [r["id"] for r in run_rows]
+
+    def log_model(self, model, name:str="model", **kw):
+        "Save a model as the run's artifact (skops by default); see `mlwork.models.log_model`."
+        from mlwork.models import log_model
+        return log_model(self, model, name=name, **kw)
+
     def end(self, status:str=FINISHED, error:str|None=None):
         "End the run with `status` (FINISHED, FAILED or KILLED). Ending an ended run does nothing."
         if status not in (FINISHED, FAILED, KILLED):
