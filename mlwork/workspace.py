@@ -24,7 +24,7 @@ class Workspace:
         self.store = Store(settings.store, upgrade=upgrade, where=f"store ({settings.where('store')})")
         self.blobs = BlobStore(settings.artifacts)
         self._exp_ids: dict = {}
-        self._datasets = None
+        self._datasets = self._jobs = None
         self.reaped = tracking.reap_dead_runs(self.store)   # ids of runs found dead on open
 
     @classmethod
@@ -40,6 +40,14 @@ class Workspace:
         return cls(load_settings(init_workspace(path)))
 
     root = property(lambda self: self.settings.root)
+
+    @property
+    def jobs(self):
+        "The workspace's jobs: `run`, `map`, `get`, `ls`, `rerun` (see `mlwork.runner.Jobs`)."
+        if self._jobs is None:
+            from mlwork.runner import Jobs
+            self._jobs = Jobs(self)
+        return self._jobs
 
     @property
     def datasets(self):
