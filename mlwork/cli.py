@@ -4,13 +4,14 @@
 
 # %% ../nbs/07_cli.ipynb #07-cli-002
 from __future__ import annotations
-import json, sys, time
+import itertools, json, sys, time
 import click
 from .errors import MlworkError
 
 # %% auto #0
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
-           'datasets_log', 'datasets_show', 'datasets_validate', 'db', 'db_upgrade', 'db_status', 'demo']
+           'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
+           'jobs_output', 'jobs_rerun', 'db', 'db_upgrade', 'db_status', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -173,6 +174,100 @@ def datasets_validate(ctx, ref, path):
     if not report.ok: sys.exit(1)
 
 # %% ../nbs/07_cli.ipynb #07-cli-011
+def _params(pairs, what="-p") -> dict:
+    from mlwork.runner import parse_value
+    out = {}
+    for pair in pairs:
+        if "=" not in pair: raise click.UsageError(f"Bad {what} {pair!r}: expected key=value.")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = parse_value(v.strip())
+    return out
+
+def _job_line(job) -> str:
+    err = job.error or {}
+    tail = f"  cell {err.get('cell_index')}: {err.get('ename')}: {str(err.get('evalue', ''))[:200]}" if err else ""
+    html_path = job.html_path if job.info.get("html_digest") else "-"
+    return f"{job.id[:8]}  {job.status:8}  {job.duration or 0:6.1f} s  {json.dumps(job.parameters)}  -> {html_path}{tail}"
+
+@main.group(cls=_Group)
+def jobs():
+    "Run job notebooks with papermill and inspect their executions."
+
+@jobs.command("run")
+@click.argument("name")
+@click.option("-p", "--param", "params", multiple=True, help="A parameter, key=value (repeatable).")
+@click.option("--grid", multiple=True, help="key=v1,v2,...: one job per value (repeatable: all combinations).")
+@click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1), help="Jobs at a time.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds before a job is stopped.")
+@click.pass_context
+def jobs_run(ctx, name, params, grid, parallel, timeout):
+    "Run job NAME (a notebook in the workspace's jobs folder, or a path); exit 1 if any job fails."
+    from mlwork.runner import parse_value
+    ws = _ws(ctx)
+    base = _params(params)
+    axes = []
+    for g in grid:
+        if "=" not in g: raise click.UsageError(f"Bad --grid {g!r}: expected key=v1,v2,...")
+        k, vs = g.split("=", 1)
+        axes.append([(k.strip(), parse_value(v.strip())) for v in vs.split(",")])
+    sets = [dict(base, **dict(combo)) for combo in itertools.product(*axes)] if axes else [base]
+    done = ws.jobs.map(name, sets, parallel=parallel, timeout=timeout)
+    for job in done: click.echo(_job_line(job))
+    if any(j.status != "FINISHED" for j in done): sys.exit(1)
+
+@jobs.command("ls")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1))
+@click.pass_context
+def jobs_ls(ctx, limit):
+    "List jobs, newest first."
+    df = _ws(ctx).jobs.ls(limit=limit)
+    if not df.empty:
+        df = df.assign(job_id=df.job_id.str[:8], created=df.created.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S"),
+                       duration=df.duration.round(1), parameters=df.parameters.map(json.dumps)).drop(columns=["start", "end"])
+    _print_frame(df, "table")
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.pass_context
+def jobs_show(ctx, job_id):
+    "Show a job: its record, error (with the failing cell), runs and executed notebook."
+    job = _ws(ctx).jobs.get(job_id)
+    info = job.info
+    click.echo(f"job {job.id}  {job.status}\n  notebook    {job.notebook}\n  parameters  {json.dumps(job.parameters)}")
+    click.echo(f"  executor    {info.get('executor')}\n  duration    {job.duration or 0:.1f} s")
+    if info.get("output_digest"): click.echo(f"  output      {job.output_path}\n  html        {job.html_path}")
+    if job.error:
+        e = job.error
+        click.echo(f"error in cell {e.get('cell_index')}: {e.get('ename')}: {e.get('evalue')}")
+        if e.get("source"): click.echo("  " + e["source"].replace("\n", "\n  "))
+    runs_ = job.runs()
+    if len(runs_):
+        click.echo("runs:")
+        _print_frame(_table(runs_)[[c for c in ["run_id", "name", "status", "duration"] + [c for c in runs_.columns if c.startswith("metrics.")]
+                                    if c in runs_.columns]], "table")
+
+@jobs.command("output")
+@click.argument("job_id")
+@click.option("--ipynb", "kind", flag_value="ipynb", help="The executed notebook instead of its HTML.")
+@click.option("--html", "kind", flag_value="html", default=True, help="The standalone HTML rendering (default).")
+@click.pass_context
+def jobs_output(ctx, job_id, kind):
+    "Print the path of a job's executed notebook (restored from the store if needed)."
+    click.echo(str(_ws(ctx).jobs.output_file(job_id, kind)))
+
+@jobs.command("rerun")
+@click.argument("job_id")
+@click.pass_context
+def jobs_rerun(ctx, job_id):
+    "Run a job again with the same parameters and dataset versions; print metric differences."
+    ws = _ws(ctx)
+    new, diff = ws.jobs.rerun(job_id, compare=True)
+    click.echo(_job_line(new))
+    if diff is not None and len(diff): _print_frame(diff, "table")
+    else: click.echo("(no metrics to compare)")
+    if new.status != "FINISHED": sys.exit(1)
+
+# %% ../nbs/07_cli.ipynb #07-cli-013
 @main.group(cls=_Group)
 def db():
     "Store schema: status and upgrade."
@@ -205,7 +300,7 @@ def db_status(ctx):
     click.echo(f"{store.safe_url}: revision {rev or '-'} (this mlwork: {HEAD_REVISION}); {state}")
     if rev is not None and rev not in REVISIONS: sys.exit(1)
 
-# %% ../nbs/07_cli.ipynb #07-cli-013
+# %% ../nbs/07_cli.ipynb #07-cli-015
 @main.command()
 @click.option("--experiment", default="demo-churn", show_default=True)
 @click.option("--customers", default=20_000, show_default=True, type=click.IntRange(min=100), help="Synthetic customers per month.")

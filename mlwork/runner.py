@@ -14,7 +14,7 @@ from .store import Store, jobs as jobs_table, runs as runs_table
 # %% auto #0
 __all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'KERNEL', 'EXECUTORS', 'JobError', 'ParameterError',
            'ensure_kernel', 'inspect_parameters', 'check_parameters', 'parse_value', 'Job', 'execute', 'LocalExecutor',
-           'get_executor', 'Jobs']
+           'get_executor', 'Jobs', 'compare_jobs']
 
 # %% ../nbs/11_runner.ipynb #11-runner-005
 class JobError(MlworkError):
@@ -177,8 +177,14 @@ def execute(ws, job_id:str) -> dict:
         if error:   # point at the failing cell of the stored notebook (papermill adds an error banner cell at the top)
             failed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                       and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-            running = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("status") == "running"]
-            if failed or running: error["cell_index"] = (failed or running)[0]
+            started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                       and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+            if failed: error["cell_index"] = failed[0]
+            elif started:          # a timeout or a dead kernel: the last cell that started, marked as failed
+                i = error["cell_index"] = started[-1]
+                nb.cells[i].setdefault("outputs", []).append(nbformat.v4.new_output(
+                    "error", ename=error["ename"], evalue=error["evalue"], traceback=[f"{error['ename']}: {error['evalue']}"]))
+                nb.cells[i].metadata.setdefault("papermill", {}).update(exception=True, status="failed")
         if error and error.get("cell_index") is not None and error["cell_index"] < len(nb.cells):
             error["source"] = nb.cells[error["cell_index"]].source[:4000]   # the failing cell, as executed
         raw = nbformat.writes(nb).encode()
@@ -336,11 +342,41 @@ class Jobs:
                            f"{(f.error or {}).get('evalue')}", job=f)
         return done
 
-    def rerun(self, job_id:str, timeout:float|None=None) -> Job:
-        "Run a job again with the same notebook and parameters; the new job records which one it repeats."
+    def rerun(self, job_id:str, timeout:float|None=None, compare:bool=False):
+        "Run a job again with the same parameters and dataset versions; with `compare`, also return metric differences."
         old = self.get(job_id)
-        new_id = self.submit(old.notebook, old.parameters, timeout=timeout, rerun_of=old.id)
-        return self.execute([new_id])[0]
+        params = dict(old.parameters)
+        accepted = inspect_parameters(old.notebook)
+        used = self._datasets_used(old)                   # pin "latest" to the version the original really used
+        if "dataset" in accepted and "version" in accepted and len(used) == 1:
+            params["version"] = int(used[0])
+        new_id = self.submit(old.notebook, params, timeout=timeout, rerun_of=old.id)
+        new = self.execute([new_id])[0]
+        return (new, compare_jobs(old, new)) if compare else new
+
+    def _datasets_used(self, job) -> list:
+        from mlwork.store import run_datasets, dataset_versions
+        with self._ws.store.transaction(write=False) as conn:
+            return sorted(set(conn.execute(
+                sa.select(dataset_versions.c.version).join(run_datasets, run_datasets.c.dataset_version_id == dataset_versions.c.id)
+                .join(runs_table, runs_table.c.id == run_datasets.c.run_id)
+                .where(runs_table.c.job_id == job.id, run_datasets.c.role == "train")).scalars().all()))
+
+def compare_jobs(old:Job, new:Job):
+    "Latest metrics of the runs of two jobs side by side (runs matched by name, then by order)."
+    import pandas as pd
+    a, b = old.runs(), new.runs()
+    rows = []
+    for i in range(max(len(a), len(b))):
+        ra = a.iloc[i] if i < len(a) else None
+        rb = b.iloc[i] if i < len(b) else None
+        for m in sorted({c for c in list(a.columns) + list(b.columns) if c.startswith("metrics.")}):
+            va = ra.get(m) if ra is not None else None
+            vb = rb.get(m) if rb is not None else None
+            if va is None and vb is None: continue
+            rows.append({"run": (ra if ra is not None else rb)["name"], "metric": m[len("metrics."):], "original": va,
+                         "rerun": vb, "difference": (vb - va) if va is not None and vb is not None else None})
+    return pd.DataFrame(rows, columns=["run", "metric", "original", "rerun", "difference"])
 
     def __repr__(self): return "Jobs()"
 
