@@ -11,7 +11,7 @@ from .errors import SettingsError
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'SECTION', 'FILENAME', 'OTHER_ENV', 'TEMPLATE', 'Settings', 'find_workspace', 'load_settings',
-           'init_workspace']
+           'init_workspace', 'copy_job_templates']
 
 # %% ../nbs/01_config.ipynb #01-config-005
 DEFAULTS = {
@@ -179,5 +179,16 @@ def init_workspace(path:str|Path=".") -> Path:
     data.mkdir(exist_ok=True)
     ignore = data / ".gitignore"
     if not ignore.exists(): ignore.write_text("# the local store and artifacts of this workspace\n*\n")
-    (root / DEFAULTS["jobs"]).mkdir(exist_ok=True)
+    jobs = root / DEFAULTS["jobs"]
+    jobs.mkdir(exist_ok=True)
+    copy_job_templates(jobs)
     return root
+
+def copy_job_templates(folder:Path) -> list:
+    "Copy the job notebooks shipped with mlwork (train, evaluate, score, ...) into `folder`; keep existing ones."
+    from importlib.resources import files
+    copied = []
+    for t in files("mlwork").joinpath("jobs").iterdir():
+        if t.name.endswith(".ipynb") and not (folder / t.name).exists():
+            (folder / t.name).write_bytes(t.read_bytes()); copied.append(t.name)
+    return copied
