@@ -16,7 +16,7 @@ $(BIN)/python:
 
 # Re-install when the packaging changes.
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml]"
+	$(PIP) install -e ".[ml,jobs,widgets]"
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python

@@ -311,7 +311,11 @@ def demo(ctx, experiment, customers):
     ws = _ws(ctx)
     df = run_demo(ws, experiment, echo=click.echo, n_customers=customers)
     click.echo(f"\nRuns of {experiment!r} in {ws.root} (best first):")
-    cols = ["run_id", "name", "status", "duration", "metrics.roc_auc", "metrics.accuracy", "metrics.f1", "metrics.log_loss"]
-    _print_frame(_table(df)[[c for c in cols if c in df.columns]], "table")
-    click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.8\"   |   mlwork runs show RUN_ID   |   "
+    jobs_of = {r: ws.get_run(r).info.get("job_id") for r in df.run_id}
+    table = _table(df).assign(job=[(jobs_of[r] or "")[:8] for r in df.run_id],
+                              notebook=[str(ws.jobs.output_file(jobs_of[r], "html")) if jobs_of[r] else "" for r in df.run_id])
+    cols = ["run_id", "name", "status", "metrics.roc_auc", "metrics.accuracy", "metrics.f1", "job", "notebook"]
+    _print_frame(table[[c for c in cols if c in table.columns]], "table")
+    click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.8\"   |   mlwork jobs ls   |   "
                f"mlwork datasets show churn@2\nIn JupyterLab: mw.explore(ws.datasets.get('churn@2'), reference=ws.datasets.get('churn@1'))")
+    if (df.status != "FINISHED").any(): sys.exit(1)
