@@ -211,7 +211,7 @@ def jobs_run(ctx, name, params, grid, parallel, timeout):
         k, vs = g.split("=", 1)
         axes.append([(k.strip(), parse_value(v.strip())) for v in vs.split(",")])
     sets = [dict(base, **dict(combo)) for combo in itertools.product(*axes)] if axes else [base]
-    done = ws.jobs.map(name, sets, parallel=parallel, timeout=timeout)
+    done = ws.jobs.map(name, sets, parallel=parallel, timeout=timeout, in_process=True)
     for job in done: click.echo(_job_line(job))
     if any(j.status != "FINISHED" for j in done): sys.exit(1)
 

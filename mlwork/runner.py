@@ -137,6 +137,8 @@ def _html(nb) -> bytes:
 
 def execute(ws, job_id:str) -> dict:
     "Run the job `job_id` of workspace `ws` in this process; return its final record."
+    # nbconvert (for the HTML copy) takes ~0.4 s to import: do it while the kernel works, which mostly waits.
+    threading.Thread(target=lambda: __import__("nbconvert"), daemon=True, name="mlwork-import-nbconvert").start()
     import nbformat, papermill as pm
     jobs = ws.jobs
     row = jobs._row(job_id)
@@ -324,15 +326,22 @@ class Jobs:
                         raise_on_error=raise_on_error)[0]
 
     def map(self, name_or_path, parameter_sets:list, parallel:int=2, timeout:float|None=None,
-            executor:str|None=None, raise_on_error:bool=False) -> list:
+            executor:str|None=None, raise_on_error:bool=False, in_process:bool=False) -> list:
         "Run the notebook once per parameter dict, `parallel` at a time; return the jobs in order."
         ids = [self.submit(name_or_path, p, timeout=timeout, executor=executor) for p in parameter_sets]
-        return self.execute(ids, parallel=parallel, executor=executor, raise_on_error=raise_on_error)
+        return self.execute(ids, parallel=parallel, executor=executor, raise_on_error=raise_on_error,
+                            in_process=in_process)
 
-    def execute(self, job_ids:list, parallel:int=1, executor:str|None=None, raise_on_error:bool=False) -> list:
+    def execute(self, job_ids:list, parallel:int=1, executor:str|None=None, raise_on_error:bool=False,
+                in_process:bool=False) -> list:
         "Execute queued jobs with the executor and return their records."
-        ex = get_executor(executor or self._ws.settings.executor, parallel=parallel)
-        ex.run(self._ws, job_ids, timeout_of=lambda j: self._spec(j).get("timeout"))
+        if in_process and len(job_ids) == 1:
+            # The command line runs a single job in its own process: no second interpreter to start.
+            # (Not from a notebook: the timeout watchdog stops every child of the running process.)
+            execute(self._ws, job_ids[0])
+        else:
+            ex = get_executor(executor or self._ws.settings.executor, parallel=parallel)
+            ex.run(self._ws, job_ids, timeout_of=lambda j: self._spec(j).get("timeout"))
         done = [self.get(j) for j in job_ids]
         failed = [j for j in done if j.status != FINISHED]
         if raise_on_error and failed:
