@@ -133,6 +133,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'mlwork.models._check_versions': ('models.html#_check_versions', 'mlwork/models.py'),
                                'mlwork.models._deserialize': ('models.html#_deserialize', 'mlwork/models.py'),
                                'mlwork.models._frame': ('models.html#_frame', 'mlwork/models.py'),
+                               'mlwork.models._is_class': ('models.html#_is_class', 'mlwork/models.py'),
                                'mlwork.models._read_meta': ('models.html#_read_meta', 'mlwork/models.py'),
                                'mlwork.models._resolve': ('models.html#_resolve', 'mlwork/models.py'),
                                'mlwork.models._resolve_registry': ('models.html#_resolve_registry', 'mlwork/models.py'),
