@@ -358,7 +358,7 @@ class Jobs:
         accepted = inspect_parameters(old.notebook)
         used = self._datasets_used(old)                   # pin "latest" to the version the original really used
         if "dataset" in accepted and "version" in accepted and len(used) == 1:
-            params["version"] = int(used[0])
+            params["version"] = str(used[0]) if accepted["version"]["type"] == "str" else int(used[0])
         new_id = self.submit(old.notebook, params, timeout=timeout, rerun_of=old.id)
         new = self.execute([new_id])[0]
         return (new, compare_jobs(old, new)) if compare else new
