@@ -11,7 +11,7 @@ from .errors import MlworkError
 # %% auto #0
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
            'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
-           'jobs_output', 'jobs_rerun', 'db', 'db_upgrade', 'db_status', 'demo']
+           'jobs_output', 'jobs_rerun', 'report', 'report_compare', 'db', 'db_upgrade', 'db_status', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -269,6 +269,27 @@ def jobs_rerun(ctx, job_id):
 
 # %% ../nbs/07_cli.ipynb #07-cli-013
 @main.group(cls=_Group)
+def report():
+    "Standalone HTML reports for people who do not use Jupyter."
+
+@report.command("compare")
+@click.argument("experiment")
+@click.option("--where", help="Filter the runs, e.g. \"metrics.auc > 0.8\".")
+@click.option("--runs", "run_ids", help="Comma-separated run ids (or prefixes) to compare.")
+@click.option("--order-by", help="Order, e.g. '-metrics.auc' (with --limit: the best runs).")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Runs when --runs is not given.")
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(dir_okay=False))
+@click.pass_context
+def report_compare(ctx, experiment, where, run_ids, order_by, limit, output):
+    "Write one HTML file comparing runs of EXPERIMENT: tables, param differences, lineage and charts."
+    from mlwork.compare import report_html
+    page = report_html(_ws(ctx), experiment, where=where, order_by=order_by, limit=limit,
+                       run_ids=[r.strip() for r in run_ids.split(",")] if run_ids else None)
+    with open(output, "w", encoding="utf-8") as f: f.write(page)
+    click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB)")
+
+# %% ../nbs/07_cli.ipynb #07-cli-015
+@main.group(cls=_Group)
 def db():
     "Store schema: status and upgrade."
 
@@ -300,7 +321,7 @@ def db_status(ctx):
     click.echo(f"{store.safe_url}: revision {rev or '-'} (this mlwork: {HEAD_REVISION}); {state}")
     if rev is not None and rev not in REVISIONS: sys.exit(1)
 
-# %% ../nbs/07_cli.ipynb #07-cli-015
+# %% ../nbs/07_cli.ipynb #07-cli-017
 @main.command()
 @click.option("--experiment", default="demo-churn", show_default=True)
 @click.option("--customers", default=20_000, show_default=True, type=click.IntRange(min=100), help="Synthetic customers per month.")
