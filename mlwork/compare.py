@@ -8,8 +8,9 @@ import html, json, math, time
 from .errors import MlworkError, NotFoundError
 
 # %% auto #0
-__all__ = ['metric_columns', 'param_columns', 'metric_bars', 'metric_scatter', 'metric_curves', 'parallel_params', 'pd_numeric',
-           'param_diff', 'lineage', 'logged_figures', 'overlay_figure', 'report_html']
+__all__ = ['PREFERRED', 'metric_columns', 'param_columns', 'main_metric', 'score_columns', 'metric_bars', 'metric_scatter',
+           'metric_curves', 'parallel_params', 'pd_numeric', 'param_diff', 'lineage', 'logged_figures',
+           'overlay_figure', 'report_html']
 
 # %% ../nbs/12_compare.ipynb #12-compare-005
 def _label(df):
@@ -20,10 +21,21 @@ def _label(df):
 def metric_columns(df) -> list: return [c for c in df.columns if c.startswith("metrics.")]
 def param_columns(df) -> list: return [c for c in df.columns if c.startswith("params.")]
 
+PREFERRED = ("metrics.roc_auc", "metrics.auc", "metrics.r2", "metrics.f1", "metrics.accuracy", "metrics.rmse")
+
+def main_metric(df) -> str|None:
+    "The metric to rank and colour by: a usual score when logged, else the first metric."
+    cols = metric_columns(df)
+    return next((m for m in PREFERRED if m in cols), cols[0] if cols else None)
+
+def score_columns(df) -> list:
+    "Metrics on a comparable scale (timings and counts left out)."
+    return [m for m in metric_columns(df) if not any(w in m for w in ("seconds", "time", "rows", "memory", "count"))]
+
 def metric_bars(df, metrics:list|None=None):
     "One group of bars per metric, one bar per run."
     import plotly.graph_objects as go
-    metrics = metrics or metric_columns(df)[:6]
+    metrics = metrics or score_columns(df)[:8]
     fig = go.Figure(layout=dict(title="metrics", barmode="group", template="plotly_white", height=360,
                                 margin=dict(l=40, r=10, t=40, b=40)))
     for label, (_, row) in zip(_label(df), df.iterrows()):
@@ -105,21 +117,30 @@ def logged_figures(ws, run_ids) -> dict:
     return counts
 
 def overlay_figure(ws, df, name:str):
-    "The figures called `name` logged by the runs, overlaid: each run's traces prefixed with its label."
+    "The figures called `name` logged by the runs: curves overlaid (traces prefixed with the run), heatmaps tiled."
     import plotly.graph_objects as go, plotly.io as pio
-    fig, layout = go.Figure(), None
+    from plotly.subplots import make_subplots
+    found = []
     for label, rid in zip(_label(df), df["run_id"]):
-        run = ws.get_run(rid)
-        try: data = run.load_artifact(f"{name}.json")
+        try: found.append((label, pio.from_json(ws.get_run(rid).load_artifact(f"{name}.json").decode())))
         except NotFoundError: continue
-        try: f = pio.from_json(data.decode())
-        except Exception: continue                          # a JSON artifact that is not a figure
-        layout = layout or f.layout
+        except Exception: continue                           # a JSON artifact that is not a figure
+    if not found: return go.Figure(layout=dict(title=f"{name}: no run logged it"))
+    tiled = any(t.type in ("heatmap", "table", "parcoords", "pie") for _, f in found for t in f.data)
+    if tiled:                                                # side by side, one panel per run
+        fig = make_subplots(rows=1, cols=len(found), subplot_titles=[l for l, _ in found])
+        for i, (label, f) in enumerate(found, 1):
+            for t in f.data:
+                if hasattr(t, "showscale"): t.showscale = False
+                fig.add_trace(t, row=1, col=i)
+        fig.update_layout(title=f"{name} (one panel per run)", height=380, template="plotly_white")
+        return fig
+    fig = go.Figure(layout=found[0][1].layout)
+    for label, f in found:
         for t in f.data:
             t.name = f"{label}: {t.name}" if t.name else label
             t.showlegend = True
             fig.add_trace(t)
-    if layout is not None: fig.update_layout(layout)
     fig.update_layout(title=f"{name} (overlaid)", height=400)
     return fig
 
@@ -129,6 +150,8 @@ def report_html(ws, experiment:str, where:str|None=None, run_ids:list|None=None,
     "A standalone HTML page comparing runs of `experiment` (the given ids, or the first `limit` matching `where`)."
     import plotly.offline
     df = ws.runs(experiment, where=where, order_by=order_by or (f"-{metric}" if metric else None))
+    if not order_by and not metric and main_metric(df):      # best runs first by the usual score
+        df = df.sort_values(main_metric(df), ascending=main_metric(df).endswith(("rmse", "mae", "loss")), na_position="last")
     if run_ids:
         wanted = [r for r in df.run_id if any(r.startswith(x) for x in run_ids)]
         missing = [x for x in run_ids if not any(r.startswith(x) for r in df.run_id)]
@@ -137,7 +160,7 @@ def report_html(ws, experiment:str, where:str|None=None, run_ids:list|None=None,
     else: df = df.head(limit)
     if df.empty: raise NotFoundError(f"No runs of experiment {experiment!r} match{f' {where!r}' if where else ''}.")
     mcols = metric_columns(df)
-    metric = metric or (mcols[0] if mcols else None)
+    metric = metric or main_metric(df)
     figs = [metric_bars(df)] if mcols else []
     if metric and len(df) > 1 and param_columns(df): figs.append(parallel_params(df, metric))
     hist_keys = [m[len("metrics."):] for m in mcols]
@@ -148,7 +171,7 @@ def report_html(ws, experiment:str, where:str|None=None, run_ids:list|None=None,
     for name, n in sorted(logged_figures(ws, df.run_id).items()):
         if n >= 2: figs.append(overlay_figure(ws, df, name))
     e = html.escape
-    table_cols = ["name", "status", "duration"] + mcols[:8]
+    table_cols = ["name", "status", "duration"] + score_columns(df)[:8]
     runs_table = df.assign(name=_label(df), duration=df.duration.round(2))[table_cols].to_html(
         index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0, classes="t")
     diff = param_diff(df)
