@@ -282,7 +282,7 @@ def report():
 @click.pass_context
 def report_compare(ctx, experiment, where, run_ids, order_by, limit, output):
     "Write one HTML file comparing runs of EXPERIMENT: tables, param differences, lineage and charts."
-    from mlwork.compare import report_html
+    from mlwork.comparison import report_html
     page = report_html(_ws(ctx), experiment, where=where, order_by=order_by, limit=limit,
                        run_ids=[r.strip() for r in run_ids.split(",")] if run_ids else None)
     with open(output, "w", encoding="utf-8") as f: f.write(page)

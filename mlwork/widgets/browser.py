@@ -7,7 +7,7 @@ from __future__ import annotations
 import html, threading, time, traceback
 import ipywidgets as W
 import traitlets as T
-from .. import compare as C
+from .. import comparison as C
 
 # %% auto #0
 __all__ = ['MAX_SELECTED', 'ExperimentBrowser', 'compare']
@@ -37,8 +37,10 @@ class ExperimentBrowser(W.VBox):
         self.chooser = W.SelectMultiple(rows=6, layout=W.Layout(width="300px"), description="columns")
         self._df = self._query(where)
         self.columns = columns or self._default_columns(self._df)
-        self.grid = ITable(self._shown(), maxBytes=0, select={"style": "os"}, scroller=True, scrollY=height,
-                           deferRender=True, scrollX=True, classes="display compact")
+        # every update must repeat the options: itables falls back to its defaults (and downsamples) otherwise
+        self._grid_opts = dict(maxBytes=0, select={"style": "os"}, scroller=True, scrollY=height, deferRender=True,
+                               scrollX=True, classes="display compact")
+        self.grid = ITable(self._shown(), **self._grid_opts)
         self._layout = dict(template="plotly_white", height=360, margin=dict(l=40, r=10, t=40, b=40))
         self.bars, self.curves, self.parallel, self.overlay = (go.FigureWidget(layout=self._layout) for _ in range(4))
         self.x_metric, self.y_metric = W.Dropdown(description="x"), W.Dropdown(description="y")
@@ -142,7 +144,7 @@ class ExperimentBrowser(W.VBox):
     def _update_grid(self):
         shown = self._shown()
         pos = {r: i for i, r in enumerate(self._df.run_id)}
-        self.grid.update(shown, maxBytes=0, selected_rows=[pos[r] for r in self.selected if r in pos])
+        self.grid.update(shown, selected_rows=[pos[r] for r in self.selected if r in pos], **self._grid_opts)
 
     def refresh(self):
         "Query the runs again: new runs appear, changed runs update, the selection stays."
