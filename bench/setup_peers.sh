@@ -14,6 +14,8 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import mlflow" 2>/dev/nul
 else
     [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet "mlflow==3.17.2"
+    "$venv/bin/python" -m pip install --quiet "mlflow==3.17.2" plotly
     "$venv/bin/python" -c "import mlflow; print('installed mlflow', mlflow.__version__)"
 fi
+# plotly too: the comparison benchmark draws MLflow's selection with it
+"$venv/bin/python" -c "import plotly" 2>/dev/null || "$venv/bin/python" -m pip install --quiet plotly
