@@ -234,11 +234,10 @@ def log_model(run,                      # an open Run (from `ws.start_run`)
 
 # %% ../nbs/05a_models.ipynb #05a-models-016
 def _resolve_registry(ws, ref:str):
-    "Resolve a registry reference ('NAME@ALIAS', 'NAME/VERSION') to (run, model name). The registry comes later."
-    raise ModelNotFoundError(
-        f"Cannot load {ref!r}: it names a registered model (NAME@ALIAS or NAME/VERSION), and the model registry is "
-        f"not available yet in this version of mlwork. Load the model from its run instead: "
-        f"load_model('runs:/<run_id>/<name>') or load_model(run).")
+    "Resolve a registry reference ('NAME@ALIAS', 'NAME/VERSION') to (run, model name)."
+    from mlwork.registry import Registry
+    mv = Registry(ws).get(ref[len("models:/"):] if ref.startswith("models:/") else ref)
+    return ws.get_run(mv.run_id), mv.model_path
 
 def _resolve(ref, ws, name:str):
     "(run, model name) for a model reference."

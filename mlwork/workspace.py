@@ -50,6 +50,12 @@ class Workspace:
         return self._jobs
 
     @property
+    def registry(self):
+        "The workspace's model registry: `register`, `promote`, `rollback`, `history` (see `mlwork.registry.Registry`)."
+        from mlwork.registry import Registry
+        return Registry(self)
+
+    @property
     def datasets(self):
         "The workspace's datasets: `log`, `get`, `versions`, `ls` (see `mlwork.datasets.Datasets`)."
         if self._datasets is None:
