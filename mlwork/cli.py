@@ -11,7 +11,8 @@ from .errors import MlworkError
 # %% auto #0
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
            'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
-           'jobs_output', 'jobs_rerun', 'report', 'report_compare', 'db', 'db_upgrade', 'db_status', 'demo']
+           'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show', 'models_promote',
+           'models_rollback', 'models_history', 'report', 'report_compare', 'db', 'db_upgrade', 'db_status', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -268,6 +269,81 @@ def jobs_rerun(ctx, job_id):
     if new.status != "FINISHED": sys.exit(1)
 
 # %% ../nbs/07_cli.ipynb #07-cli-013
+def _gate_table(results) -> str:
+    if not results: return "  (no gates configured in [promotion])"
+    return "\n".join(f"  {'PASS' if g.passed else 'FAIL'}  {g.gate:18} {g.detail}" for g in results)
+
+@main.group(cls=_Group)
+def models():
+    "Registered models: versions, aliases, promotion through gates, rollback, history."
+
+@models.command("ls")
+@click.pass_context
+def models_ls(ctx):
+    "List registered models and where their aliases point."
+    _print_frame(_ws(ctx).registry.ls(), "table")
+
+@models.command("register")
+@click.argument("run_id")
+@click.argument("name")
+@click.option("--model", default="model", show_default=True, help="The model's name within the run.")
+@click.option("--description")
+@click.pass_context
+def models_register(ctx, run_id, name, model, description):
+    "Register the model logged by RUN_ID as the next version of NAME."
+    mv = _ws(ctx).registry.register(run_id, name, model=model, description=description)
+    click.echo(f"registered {mv.ref} from run {mv.run_id[:8]}")
+
+@models.command("show")
+@click.argument("name")
+@click.pass_context
+def models_show(ctx, name):
+    "Show a model's versions, aliases and latest audit events."
+    reg = _ws(ctx).registry
+    v = reg.versions(name)
+    _print_frame(v.assign(run_id=v.run_id.str[:8], created=v.created.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M")), "table")
+    h = reg.history(name).tail(8)
+    if len(h):
+        click.echo("\nrecent events:")
+        _print_frame(h.assign(at=h["at"].dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")).drop(columns=["details"]), "table")
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--alias", default="production", show_default=True)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--force", is_flag=True, help="Promote even if gates fail (audited).")
+@click.pass_context
+def models_promote(ctx, name, version, alias, reason, force):
+    "Point ALIAS at NAME/VERSION through the promotion gates; exit 1 and print the gate table if one fails."
+    from mlwork.registry import GateFailed
+    reg = _ws(ctx).registry
+    try: results = reg.promote(name, version, alias=alias, reason=reason, force=force)
+    except GateFailed as e:
+        click.echo(f"{name}/{version} NOT promoted to {alias}:\n{_gate_table(e.results)}")
+        sys.exit(1)
+    click.echo(f"{name}@{alias} -> v{version}" + (" (forced)" if force and any(not g.passed for g in results) else "")
+               + f"\n{_gate_table(results)}")
+
+@models.command("rollback")
+@click.argument("name")
+@click.option("--alias", default="production", show_default=True)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.pass_context
+def models_rollback(ctx, name, alias, reason):
+    "Move ALIAS of NAME back to the version it pointed to before."
+    mv = _ws(ctx).registry.rollback(name, alias=alias, reason=reason)
+    click.echo(f"{name}@{alias} -> v{mv.version} (rolled back)")
+
+@models.command("history")
+@click.argument("name")
+@click.pass_context
+def models_history(ctx, name):
+    "The audit log of NAME: who, when, what, why, and the gate results."
+    h = _ws(ctx).registry.history(name)
+    _print_frame(h.assign(at=h["at"].dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")).drop(columns=["details"]), "table")
+
+# %% ../nbs/07_cli.ipynb #07-cli-015
 @main.group(cls=_Group)
 def report():
     "Standalone HTML reports for people who do not use Jupyter."
@@ -288,7 +364,7 @@ def report_compare(ctx, experiment, where, run_ids, order_by, limit, output):
     with open(output, "w", encoding="utf-8") as f: f.write(page)
     click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB)")
 
-# %% ../nbs/07_cli.ipynb #07-cli-015
+# %% ../nbs/07_cli.ipynb #07-cli-017
 @main.group(cls=_Group)
 def db():
     "Store schema: status and upgrade."
@@ -321,7 +397,7 @@ def db_status(ctx):
     click.echo(f"{store.safe_url}: revision {rev or '-'} (this mlwork: {HEAD_REVISION}); {state}")
     if rev is not None and rev not in REVISIONS: sys.exit(1)
 
-# %% ../nbs/07_cli.ipynb #07-cli-017
+# %% ../nbs/07_cli.ipynb #07-cli-019
 @main.command()
 @click.option("--experiment", default="demo-churn", show_default=True)
 @click.option("--customers", default=20_000, show_default=True, type=click.IntRange(min=100), help="Synthetic customers per month.")

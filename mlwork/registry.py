@@ -254,7 +254,9 @@ class Registry:
 
     # -- moving aliases ---------------------------------------------------------------------------------
     def promote(self, name:str, version:int, alias:str="production", reason:str|None=None, force:bool=False,
-                gates:list|None=None) -> list:
+                gates:list|None=None,
+                expected:int|None|str="current",   # the version the caller saw under `alias` (None: unset); checked on write
+               ) -> list:
         "Point `alias` at `name/version` if every gate passes (or `force`, audited); return the gate results."
         from mlwork.tracking import check_key
         check_key(alias, "alias")
@@ -262,7 +264,7 @@ class Registry:
         if not reason: raise RegistryError(f"Promoting {name}/{version} to {alias!r} needs a reason (reason='...').")
         mv = self.get(name, version)
         if mv.archived: raise RegistryError(f"{mv.ref} is archived: it cannot be promoted.")
-        before = self._alias_version(name, alias)
+        before = self._alias_version(name, alias) if expected == "current" else expected
         if before == mv.version: raise RegistryError(f"{alias!r} already points to {mv.ref}.")
         results = gates if gates is not None else self.check_gates(name, mv.version, alias)
         failed = [g for g in results if not g.passed]
