@@ -42,6 +42,15 @@ TEMPLATE = """\
 
 # How jobs run: local (a process pool on this machine) or dask://HOST:PORT.
 # executor = {executor}
+
+# Promotion gates of the model registry (all models; [promotion.NAME] overrides for one model).
+# Uncomment the section header and the gates you want; a reason is always required.
+# [promotion]
+# eval_dataset = churn@1          ; the data both candidate and champion are scored on
+# min_metric = roc_auc >= 0.75    ; a floor for the candidate on eval_dataset
+# beat_champion_by = 0.0          ; the candidate must beat the current champion by this margin
+# schema_compatible = true        ; the candidate takes the champion's inputs
+# max_latency_ms = 100            ; median single-row prediction latency
 """.format(**DEFAULTS)
 
 # %% ../nbs/01_config.ipynb #01-config-007

@@ -8,7 +8,7 @@ import time
 from .config import copy_job_templates
 
 # %% auto #0
-__all__ = ['CONFIGS', 'run_demo']
+__all__ = ['CONFIGS', 'run_demo', 'register_best']
 
 # %% ../nbs/08_demo.ipynb #08-demo-005
 CONFIGS = [{"model": "logreg", "C": 1.0}, {"model": "random_forest", "n_estimators": 200},
@@ -37,4 +37,23 @@ def run_demo(ws, experiment:str="demo-churn", echo=print, n_customers:int=20_000
         echo(f"  job {j.id[:8]} {j.status:8} {j.parameters['model']:18} -> {j.html_path if j.info.get('html_digest') else '-'}"
              + (f"  (cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')})" if err else ""))
     ids = "', '".join(j.id for j in jobs)
-    return ws.runs(experiment, where=f"job_id in ('{ids}')", order_by="-metrics.roc_auc")
+    df = ws.runs(experiment, where=f"job_id in ('{ids}') and status = 'FINISHED'", order_by="-metrics.roc_auc")
+    register_best(ws, df, echo=echo)
+    return df
+
+def register_best(ws, df, name:str="churn", echo=print):
+    "Register every finished run's model (the best last) and promote the best through the gates (no force)."
+    from mlwork.registry import GateFailed, policy
+    if df.empty: return None
+    reg = ws.registry
+    for rid in list(df.run_id[1:])[::-1] + [df.run_id.iloc[0]]:       # the best becomes the newest version
+        mv = reg.register(rid, name, description=f"run {rid[:8]} ({df.set_index('run_id').loc[rid, 'name']})")
+    current = reg._alias_version(name, "production")
+    gates = "gates from [promotion]" if policy(ws, name) else "no gates configured in [promotion]"
+    try:
+        results = reg.promote(name, mv.version, reason="make demo: the best run of the sweep", expected=current)
+        echo(f"registered {name} v{mv.version - len(df) + 1}..v{mv.version}; {name}@production -> v{mv.version} ({gates}):")
+        for g in results: echo(f"  {'PASS' if g.passed else 'FAIL'} {g.gate}: {g.detail}")
+    except GateFailed as e:
+        echo(f"{name}/{mv.version} was not promoted: " + "; ".join(f"{g.gate}: {g.detail}" for g in e.results if not g.passed))
+    return mv

@@ -3,7 +3,11 @@ from mlwork.workspace import Workspace
 from conftest import mlwork_cli
 
 
+POLICY = "\n[promotion]\neval_dataset = churn@2\nmin_metric = roc_auc >= 0.7\nbeat_champion_by = 0.0\nschema_compatible = true\nmax_latency_ms = 200\n"
+
+
 def test_mlwork_demo_runs_three_train_jobs(ws_root):
+    (ws_root / "settings.ini").write_text((ws_root / "settings.ini").read_text() + POLICY)   # as in this repo's settings.ini
     res = mlwork_cli("demo", "--customers", "4000", cwd=ws_root, timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout
@@ -20,3 +24,9 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
             html = ws.jobs.output_file(job_id, "html")
             assert str(html) in out and "roc_auc" in html.read_text()       # the executed notebook, printed and openable
         assert set(ws.datasets.get("churn@1").runs().run_id) == set(df.run_id)
+        champ = ws.registry.get("churn@production")                      # the best run, promoted through the gates
+        assert champ.run_id == df.run_id[0] and len(ws.registry.versions("churn")) == 3
+        h = ws.registry.history("churn")
+        promoted = h[h.action == "promote"].iloc[0]
+        assert not promoted.forced and "min_metric:pass" in promoted.gates and "max_latency:pass" in promoted.gates
+    assert "churn@production -> v3" in out and "PASS min_metric" in out
