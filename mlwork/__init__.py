@@ -14,15 +14,15 @@ __version__ = "0.0.1"
 # %% auto #0
 __all__ = ['Workspace', 'start_run', 'workspace', 'Run', 'Settings', 'explore', 'DataExplorer', 'Schema', 'profile', 'DataError',
            'DataValidationError', 'load_model', 'evaluate', 'log_search', 'Job', 'compare', 'ExperimentBrowser',
-           'MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError', 'SchemaVersionError', 'NotFoundError',
-           'ArtifactError', 'ArtifactCorruptError', 'InvalidPathError', 'TrackingError', 'ParamConflictError',
-           'RunStateError', 'QueryError']
+           'promotion', 'PromotionPanel', 'Registry', 'MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError',
+           'SchemaVersionError', 'NotFoundError', 'ArtifactError', 'ArtifactCorruptError', 'InvalidPathError',
+           'TrackingError', 'ParamConflictError', 'RunStateError', 'QueryError']
 
 # %% ../nbs/09_init.ipynb #09-init-003
 import importlib
 
 _all_ = ["Workspace", "start_run", "workspace", "Run", "Settings", "explore", "DataExplorer", "Schema", "profile",
-         "DataError", "DataValidationError", "load_model", "evaluate", "log_search", "Job", "compare", "ExperimentBrowser",
+         "DataError", "DataValidationError", "load_model", "evaluate", "log_search", "Job", "compare", "ExperimentBrowser", "promotion", "PromotionPanel", "Registry",
          "MlworkError", "SettingsError", "StoreError", "StoreBusyError", "SchemaVersionError", "NotFoundError",
          "ArtifactError", "ArtifactCorruptError", "InvalidPathError", "TrackingError", "ParamConflictError",
          "RunStateError", "QueryError"]
@@ -30,7 +30,8 @@ _MODULES = {"mlwork.workspace": ["Workspace", "start_run", "workspace"], "mlwork
             "mlwork.config": ["Settings"], "mlwork.widgets.explore": ["explore", "DataExplorer"],
             "mlwork.schema": ["Schema", "DataError", "DataValidationError"], "mlwork.profile": ["profile"],
             "mlwork.models": ["load_model"], "mlwork.evaluate": ["evaluate"], "mlwork.search": ["log_search"],
-            "mlwork.runner": ["Job"], "mlwork.widgets.browser": ["compare", "ExperimentBrowser"]}
+            "mlwork.runner": ["Job"], "mlwork.widgets.browser": ["compare", "ExperimentBrowser"],
+            "mlwork.widgets.promotion": ["promotion", "PromotionPanel"], "mlwork.registry": ["Registry"]}
 _LAZY = {n: m for m, names in _MODULES.items() for n in names}
 _LAZY.update({n: "mlwork.errors" for n in _all_ if n not in _LAZY})
 
