@@ -57,11 +57,18 @@ def _print_frame(df, fmt, max_cols=None):
                                "display.max_colwidth", 60, "display.float_format", "{:.4g}".format):
             click.echo(df.to_string(index=False, formatters=left, justify="left"))
 
+_format_option = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+                              show_default=True, help="Output format.")
+
+def _when(times):
+    "Timestamps (UTC) as local-free 'YYYY-MM-DD HH:MM:SS' text for tables."
+    return times.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")
+
 def _table(df):
     "A compact view of a runs frame for the terminal."
     df = df.copy()
     df["run_id"] = df.run_id.str[:8]
-    df["start"] = df.start.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")
+    df["start"] = _when(df.start)
     df["duration"] = df.duration.round(2)
     return df.drop(columns=["end", "user", "parent_id", "experiment"])
 
@@ -74,7 +81,7 @@ def runs():
 @click.option("--where", help="Filter, e.g. \"metrics.auc > 0.8 and params.model = 'rf'\".")
 @click.option("--order-by", help="Sort, e.g. '-metrics.auc' (default: newest first).")
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="At most this many runs (0: all).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@_format_option
 @click.pass_context
 def runs_ls(ctx, experiment, where, order_by, limit, fmt):
     "List the runs of EXPERIMENT (all experiments when omitted)."
@@ -107,7 +114,7 @@ def experiments():
     "List experiments."
 
 @experiments.command("ls")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@_format_option
 @click.pass_context
 def experiments_ls(ctx, fmt):
     "List experiments with their number of runs."
@@ -119,7 +126,7 @@ def datasets():
     "Log, list, show and validate dataset versions."
 
 @datasets.command("ls")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@_format_option
 @click.pass_context
 def datasets_ls(ctx, fmt):
     "List datasets with their latest version."
@@ -223,7 +230,7 @@ def jobs_ls(ctx, limit):
     "List jobs, newest first."
     df = _ws(ctx).jobs.ls(limit=limit)
     if not df.empty:
-        df = df.assign(job_id=df.job_id.str[:8], created=df.created.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        df = df.assign(job_id=df.job_id.str[:8], created=_when(df.created),
                        duration=df.duration.round(1), parameters=df.parameters.map(json.dumps)).drop(columns=["start", "end"])
     _print_frame(df, "table")
 
@@ -301,11 +308,11 @@ def models_show(ctx, name):
     "Show a model's versions, aliases and latest audit events."
     reg = _ws(ctx).registry
     v = reg.versions(name)
-    _print_frame(v.assign(run_id=v.run_id.str[:8], created=v.created.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M")), "table")
+    _print_frame(v.assign(run_id=v.run_id.str[:8], created=_when(v.created)), "table")
     h = reg.history(name).tail(8)
     if len(h):
         click.echo("\nrecent events:")
-        _print_frame(h.assign(at=h["at"].dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")).drop(columns=["details"]), "table")
+        _print_frame(h.assign(at=_when(h["at"])).drop(columns=["details"]), "table")
 
 @models.command("promote")
 @click.argument("name")
@@ -341,7 +348,7 @@ def models_rollback(ctx, name, alias, reason):
 def models_history(ctx, name):
     "The audit log of NAME: who, when, what, why, and the gate results."
     h = _ws(ctx).registry.history(name)
-    _print_frame(h.assign(at=h["at"].dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S")).drop(columns=["details"]), "table")
+    _print_frame(h.assign(at=_when(h["at"])).drop(columns=["details"]), "table")
 
 # %% ../nbs/07_cli.ipynb #07-cli-015
 @main.group(cls=_Group)
