@@ -9,7 +9,7 @@ from .errors import MlworkError, NotFoundError
 
 # %% auto #0
 __all__ = ['PREFERRED', 'metric_columns', 'param_columns', 'main_metric', 'score_columns', 'metric_bars', 'metric_scatter',
-           'metric_curves', 'parallel_params', 'pd_numeric', 'param_diff', 'lineage', 'logged_figures',
+           'metric_curves', 'parallel_params', 'pd_numeric', 'param_diff', 'job_notebook', 'lineage', 'logged_figures',
            'overlay_figure', 'report_html']
 
 # %% ../nbs/12_comparison.ipynb #12-comparison-005
@@ -93,18 +93,29 @@ def param_diff(df):
     out.index.name = "param"
     return out
 
-def lineage(ws, df):
-    "Dataset versions (with roles) and code versions of each run, side by side."
-    import pandas as pd
+def job_notebook(ws, job_id) -> str|None:
+    "The local path of a job's executed notebook (HTML), when it has one."
+    if not job_id: return None
+    try: return str(ws.jobs.output_file(job_id, "html"))
+    except Exception: return None
+
+def lineage(ws, df, links:bool=False):
+    "Dataset versions (with roles), code versions and the job notebook of each run, side by side."
+    import os, pandas as pd
     rows = []
     for label, rid in zip(_label(df), df["run_id"]):
         run = ws.get_run(rid)
         info = run.info
         used = run.datasets()
+        nb = job_notebook(ws, info.get("job_id"))
+        if nb and links:       # a link JupyterLab can open: relative to the kernel's folder
+            rel = os.path.relpath(nb)
+            nb = f"<a href='{html.escape(rel)}' target='_blank'>{html.escape((info.get('job_id') or '')[:8])}</a>" \
+                 if not rel.startswith("..") else html.escape(nb)
         rows.append({"run": label, "datasets": ", ".join(f"{r.dataset}@{r.version} ({r.role})" for r in used.itertuples()) or "",
                      "commit": (info.get("code_commit") or "")[:10] + (" (dirty)" if info.get("code_dirty") else ""),
                      "code": (info.get("code_path") or "").split("/")[-1], "code digest": (info.get("code_digest") or "")[:10],
-                     "job": (info.get("job_id") or "")[:8]})
+                     "job notebook": nb or ""})
     return pd.DataFrame(rows).set_index("run")
 
 def logged_figures(ws, run_ids) -> dict:

@@ -26,7 +26,10 @@ class ExperimentBrowser(W.VBox):
         import plotly.graph_objects as go
         super().__init__()
         self.ws, self.experiment = ws, experiment
-        self.on_register = None         # set to a callable(run_ids) -> message to enable "Register" (model registry)
+        # "Register" hands the selected runs to the model registry (a version each of the model named after the
+        # experiment); replace it with another callable(run_ids) -> message to change what it does.
+        self.on_register = lambda ids: "registered " + ", ".join(
+            ws.registry.register(r, experiment).ref for r in ids)
         self.errors = W.Output(layout=W.Layout(border="1px solid #e6b0aa", display="none"))
         self.status = W.HTML()
         self.where_box = W.Text(value=where, placeholder="where: metrics.auc > 0.8 and params.model = 'rf'",
@@ -58,7 +61,7 @@ class ExperimentBrowser(W.VBox):
         self.tag_button = W.Button(description="Tag", layout=W.Layout(width="70px"))
         self.note_box = W.Text(placeholder="a note on the selected runs", layout=W.Layout(width="320px"))
         self.note_button = W.Button(description="Add note", layout=W.Layout(width="90px"))
-        self.register_button = W.Button(description="Register", disabled=True, tooltip="no model registry is connected",
+        self.register_button = W.Button(description="Register", tooltip="register the selected runs' models",
                                         layout=W.Layout(width="90px"))
         self._stale, self._syncing = set(), False
         self._wire()
@@ -198,7 +201,7 @@ class ExperimentBrowser(W.VBox):
             diff = C.param_diff(df)
             self.diff.value = ("<b>Params that differ</b>" + diff.to_html(border=0, na_rep="")) if len(diff) else "All params are equal."
         elif i == 3:
-            self.lineage.value = C.lineage(self.ws, df).to_html(border=0)
+            self.lineage.value = C.lineage(self.ws, df, links=True).to_html(border=0, escape=False)
         elif i == 4 and self.figure_name.value:
             self._show(self.overlay, C.overlay_figure(self.ws, df, self.figure_name.value))
 
