@@ -42,18 +42,21 @@ def run_demo(ws, experiment:str="demo-churn", echo=print, n_customers:int=20_000
     return df
 
 def register_best(ws, df, name:str="churn", echo=print):
-    "Register every finished run's model (the best last) and promote the best through the gates (no force)."
+    "Register the runs' models (worst first), make the runner-up the baseline champion, then promote the best through the gates."
     from mlwork.registry import GateFailed, policy
     if df.empty: return None
     reg = ws.registry
-    for rid in list(df.run_id[1:])[::-1] + [df.run_id.iloc[0]]:       # the best becomes the newest version
-        mv = reg.register(rid, name, description=f"run {rid[:8]} ({df.set_index('run_id').loc[rid, 'name']})")
-    current = reg._alias_version(name, "production")
+    versions = [reg.register(rid, name, description=f"run {rid[:8]} ({df.set_index('run_id').loc[rid, 'name']})")
+                for rid in list(df.run_id)[::-1]]                    # the best becomes the newest version
     gates = "gates from [promotion]" if policy(ws, name) else "no gates configured in [promotion]"
-    try:
-        results = reg.promote(name, mv.version, reason="make demo: the best run of the sweep", expected=current)
-        echo(f"registered {name} v{mv.version - len(df) + 1}..v{mv.version}; {name}@production -> v{mv.version} ({gates}):")
-        for g in results: echo(f"  {'PASS' if g.passed else 'FAIL'} {g.gate}: {g.detail}")
-    except GateFailed as e:
-        echo(f"{name}/{mv.version} was not promoted: " + "; ".join(f"{g.gate}: {g.detail}" for g in e.results if not g.passed))
-    return mv
+    steps = ([(versions[-2], "make demo: the runner-up, as the baseline champion")] if len(versions) > 1 else []) + \
+            [(versions[-1], "make demo: the best run of the sweep")]
+    for mv, reason in steps:
+        try:
+            results = reg.promote(name, mv.version, reason=reason)
+            echo(f"{name}@production -> v{mv.version} ({gates}):")
+            for g in results: echo(f"  {'PASS' if g.passed else 'FAIL'} {g.gate}: {g.detail}")
+        except GateFailed as e:
+            echo(f"{name}/{mv.version} was not promoted: " + "; ".join(f"{g.gate}: {g.detail}" for g in e.results if not g.passed))
+    echo(f"In JupyterLab: mw.promotion(ws, {name!r}) — a weaker candidate is blocked; roll back, promote again.")
+    return versions[-1]

@@ -24,9 +24,19 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
             html = ws.jobs.output_file(job_id, "html")
             assert str(html) in out and "roc_auc" in html.read_text()       # the executed notebook, printed and openable
         assert set(ws.datasets.get("churn@1").runs().run_id) == set(df.run_id)
-        champ = ws.registry.get("churn@production")                      # the best run, promoted through the gates
-        assert champ.run_id == df.run_id[0] and len(ws.registry.versions("churn")) == 3
-        h = ws.registry.history("churn")
-        promoted = h[h.action == "promote"].iloc[0]
-        assert not promoted.forced and "min_metric:pass" in promoted.gates and "max_latency:pass" in promoted.gates
+        reg = ws.registry
+        champ = reg.get("churn@production")                              # the best run, promoted through the gates
+        assert champ.run_id == df.run_id[0] and champ.version == 3 and len(reg.versions("churn")) == 3
+        h = reg.history("churn")
+        promoted = h[h.action == "promote"]
+        assert list(promoted.version) == [2, 3] and not promoted.forced.any()
+        assert "beat_champion:pass" in promoted.iloc[1].gates and "max_latency:pass" in promoted.iloc[1].gates
+        # the story of the issue: a weaker candidate is blocked, rollback, promote the better one again
+        from mlwork.registry import GateFailed
+        import pytest
+        with pytest.raises(GateFailed):
+            reg.promote("churn", 1, reason="try the weakest")
+        assert reg.rollback("churn", reason="check the baseline").version == 2
+        reg.promote("churn", 3, reason="the better one, again")
+        assert reg.get("churn@production").version == 3
     assert "churn@production -> v3" in out and "PASS min_metric" in out
