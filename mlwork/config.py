@@ -196,6 +196,8 @@ def init_workspace(path:str|Path=".") -> Path:
 def copy_job_templates(folder:Path) -> list:
     "Copy the job notebooks shipped with mlwork (train, evaluate, score, ...) into `folder`; keep existing ones."
     from importlib.resources import files
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     copied = []
     for t in files("mlwork").joinpath("jobs").iterdir():
         if t.name.endswith(".ipynb") and not (folder / t.name).exists():
