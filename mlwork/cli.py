@@ -411,7 +411,7 @@ def db_status(ctx):
 @click.pass_context
 def demo(ctx, experiment, customers):
     "Version synthetic churn data, train real scikit-learn models on it, log them, and print the runs table."
-    from mlwork.demo import run_demo
+    from mlwork.demo import run_demo, CONFIGS
     ws = _ws(ctx)
     df = run_demo(ws, experiment, echo=click.echo, n_customers=customers)
     click.echo(f"\nRuns of {experiment!r} in {ws.root} (best first):")
@@ -422,4 +422,4 @@ def demo(ctx, experiment, customers):
     _print_frame(table[[c for c in cols if c in table.columns]], "table")
     click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.8\"   |   mlwork jobs ls   |   "
                f"mlwork datasets show churn@2\nIn JupyterLab: mw.explore(ws.datasets.get('churn@2'), reference=ws.datasets.get('churn@1'))")
-    if (df.status != "FINISHED").any(): sys.exit(1)
+    if (df.status != "FINISHED").any() or len(df) < len(CONFIGS): sys.exit(1)      # every job must have worked

@@ -32,30 +32,50 @@ KERNEL = "mlwork"     # the kernelspec pinned to this environment's Python (see 
 def ensure_kernel(name:str=KERNEL) -> str:
     "Install (once) a kernelspec `name` that runs this interpreter; return its name."
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-    try:
-        spec = KernelSpecManager().get_kernel_spec(name)
-        if spec.argv and os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable): return name
-    except NoSuchKernel: pass
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", name,
-                    "--display-name", f"Python ({name})"], check=True, capture_output=True)
+    def ours():
+        try:
+            spec = KernelSpecManager().get_kernel_spec(name)
+            return bool(spec.argv) and os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable)
+        except NoSuchKernel: return False
+    if ours(): return name
+    res = subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", name,
+                          "--display-name", f"Python ({name})"], capture_output=True, text=True)
+    if res.returncode and not ours():        # (another process may have installed it at the same moment)
+        raise JobError(f"Cannot install the kernel {name!r} for {sys.executable}: {res.stderr.strip()[-500:]}")
     return name
 
 # %% ../nbs/11_runner.ipynb #11-runner-009
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list, tuple), "dict": (dict,)}
 
 def inspect_parameters(path) -> dict:
-    "name -> {type, default, help} from the notebook's cell tagged `parameters`."
-    from papermill.inspection import inspect_notebook
-    try: found = inspect_notebook(str(path))
+    "name -> {type, default, help} from the notebook's cell tagged `parameters` (read without starting anything)."
+    # The same reading papermill's `inspect_notebook` does for Python, without importing papermill (about a
+    # second): so a job's kernel can start while papermill loads.
+    try: nb = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError: raise JobError(f"No job notebook at {str(path)!r}.") from None
-    out = {}
-    for k, v in found.items():
-        t = v.get("inferred_type_name")
-        if t in (None, "None"):              # no annotation: the type of the default value, if it is a literal
-            try: t = type(ast.literal_eval(v.get("default"))).__name__
+    except (ValueError, OSError) as e: raise JobError(f"Cannot read job notebook {str(path)!r}: {e}") from None
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
+             and "parameters" in (c.get("metadata", {}).get("tags") or [])]
+    if not cells: return {}
+    src = cells[0]["source"]
+    src = "".join(src) if isinstance(src, list) else src
+    try: tree = ast.parse(src)
+    except SyntaxError as e: raise JobError(f"The parameters cell of {Path(path).name} is not valid Python: {e}") from None
+    lines, out = src.splitlines(), {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value, annotation = node.targets[0].id, node.value, None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value, annotation = node.target.id, node.value, ast.unparse(node.annotation)
+        else: continue
+        default = ast.get_source_segment(src, value)
+        t = annotation
+        if t is None:                        # no annotation: the type of the default value, if it is a literal
+            try: t = type(ast.literal_eval(value)).__name__
             except (ValueError, SyntaxError, TypeError): t = None
             t = None if t == "NoneType" else t
-        out[k] = {"type": t, "default": v.get("default"), "help": v.get("help", "")}
+        line = lines[node.lineno - 1]
+        out[name] = {"type": t, "default": default, "help": line.split("#", 1)[1].strip() if "#" in line[node.end_col_offset:] else ""}
     return out
 
 def check_parameters(path, parameters:dict) -> dict:
@@ -137,9 +157,7 @@ def _html(nb) -> bytes:
 
 def execute(ws, job_id:str) -> dict:
     "Run the job `job_id` of workspace `ws` in this process; return its final record."
-    # nbconvert (for the HTML copy) takes ~0.4 s to import: do it while the kernel works, which mostly waits.
-    threading.Thread(target=lambda: __import__("nbconvert"), daemon=True, name="mlwork-import-nbconvert").start()
-    import nbformat, papermill as pm
+    from jupyter_client.manager import KernelManager
     jobs = ws.jobs
     row = jobs._row(job_id)
     if row["status"] != QUEUED: raise JobError(f"Job {job_id} is {row['status']}, not QUEUED.")
@@ -151,11 +169,17 @@ def execute(ws, job_id:str) -> dict:
     os.environ.update(MLWORK_JOB_ID=job_id, MLWORK_NOTEBOOK=row["notebook"], MLWORK_WORKSPACE=str(ws.root))
     timer = threading.Timer(spec["timeout"], _kill_children) if spec.get("timeout") else None
     status, error = FINISHED, None
+    # The kernel boots in its own process while this one imports papermill (~1 s) and, later, nbconvert
+    # (for the HTML copy; the kernel mostly waits, so that import is nearly free too).
+    km = KernelManager(kernel_name=ensure_kernel())
     try:
         if timer: timer.start()
+        km.start_kernel(cwd=str(ws.root), env=dict(os.environ))
+        threading.Thread(target=lambda: __import__("nbconvert"), daemon=True, name="mlwork-import-nbconvert").start()
+        import nbformat, papermill as pm
         pm.execute_notebook(row["notebook"], str(out_nb), parameters=row.get("parameters") or {},
-                            kernel_name=ensure_kernel(), cwd=str(ws.root), progress_bar=False,
-                            request_save_on_cell_execute=True)
+                            kernel_name=km.kernel_name, cwd=str(ws.root), progress_bar=False,
+                            request_save_on_cell_execute=True, km=km)
     except BaseException as e:
         status = KILLED if isinstance(e, KeyboardInterrupt) else FAILED
         timed_out = timer is not None and not timer.is_alive() and timer.finished.is_set()
@@ -169,9 +193,17 @@ def execute(ws, job_id:str) -> dict:
         if isinstance(e, KeyboardInterrupt): error["evalue"] = "Interrupted."
     finally:
         if timer: timer.cancel()
+        # nbclient shuts the kernel down; after a timeout, stop what is left of it directly (the manager's own
+        # kill signals the kernel's process group, which can be ours)
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        try:
+            if proc is not None and proc.poll() is None: proc.kill(); proc.wait(10)
+            km.cleanup_resources()
+        except Exception: pass
         for k, v in env_before.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
+    import nbformat
     digests = {}
     if out_nb.exists():
         nb = nbformat.read(out_nb, as_version=4)
@@ -216,8 +248,9 @@ class LocalExecutor:
             try: out, _ = proc.communicate(timeout=None if limit is None else limit + 60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL); out, _ = proc.communicate()
-            if proc.returncode not in (0, 1):                # the worker itself died: record it
-                ws.jobs._fail_if_unfinished(job_id, f"The worker process exited with {proc.returncode}: {out[-2000:]}")
+            # a worker that died, or failed before it could record the job, leaves no job QUEUED or RUNNING
+            ws.jobs._fail_if_unfinished(job_id, f"The worker process exited with {proc.returncode}: {out[-2000:]}")
+        ensure_kernel()                   # once, here: parallel workers must not race to install it
         with ThreadPoolExecutor(self.parallel) as pool: list(pool.map(one, job_ids))
 
 EXECUTORS = {"local": LocalExecutor}
@@ -398,7 +431,10 @@ def _main(argv=None):
     ap.add_argument("job_id")
     a = ap.parse_args(argv)
     ws = Workspace.open(a.workspace)
-    row = execute(ws, a.job_id)
+    try: row = execute(ws, a.job_id)
+    except Exception as e:                 # never leave the job QUEUED or RUNNING
+        ws.jobs._fail_if_unfinished(a.job_id, f"{type(e).__name__}: {e}")
+        raise
     return 0 if row["status"] == FINISHED else 1
 
 # %% ../nbs/11_runner.ipynb #11-runner-020
