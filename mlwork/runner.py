@@ -50,7 +50,7 @@ _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), 
 def inspect_parameters(path) -> dict:
     "name -> {type, default, help} from the notebook's cell tagged `parameters` (read without starting anything)."
     # The same reading papermill's `inspect_notebook` does for Python, without importing papermill (about a
-    # second): so a job's kernel can start while papermill loads.
+    # second), so that refusing bad parameters is quick.
     try: nb = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError: raise JobError(f"No job notebook at {str(path)!r}.") from None
     except (ValueError, OSError) as e: raise JobError(f"Cannot read job notebook {str(path)!r}: {e}") from None
@@ -157,7 +157,9 @@ def _html(nb) -> bytes:
 
 def execute(ws, job_id:str) -> dict:
     "Run the job `job_id` of workspace `ws` in this process; return its final record."
-    from jupyter_client.manager import KernelManager
+    # nbconvert (for the HTML copy) takes ~0.4 s to import: do it while the kernel works, which mostly waits.
+    threading.Thread(target=lambda: __import__("nbconvert"), daemon=True, name="mlwork-import-nbconvert").start()
+    import nbformat, papermill as pm
     jobs = ws.jobs
     row = jobs._row(job_id)
     if row["status"] != QUEUED: raise JobError(f"Job {job_id} is {row['status']}, not QUEUED.")
@@ -169,17 +171,11 @@ def execute(ws, job_id:str) -> dict:
     os.environ.update(MLWORK_JOB_ID=job_id, MLWORK_NOTEBOOK=row["notebook"], MLWORK_WORKSPACE=str(ws.root))
     timer = threading.Timer(spec["timeout"], _kill_children) if spec.get("timeout") else None
     status, error = FINISHED, None
-    # The kernel boots in its own process while this one imports papermill (~1 s) and, later, nbconvert
-    # (for the HTML copy; the kernel mostly waits, so that import is nearly free too).
-    km = KernelManager(kernel_name=ensure_kernel())
     try:
         if timer: timer.start()
-        km.start_kernel(cwd=str(ws.root), env=dict(os.environ))
-        threading.Thread(target=lambda: __import__("nbconvert"), daemon=True, name="mlwork-import-nbconvert").start()
-        import nbformat, papermill as pm
         pm.execute_notebook(row["notebook"], str(out_nb), parameters=row.get("parameters") or {},
-                            kernel_name=km.kernel_name, cwd=str(ws.root), progress_bar=False,
-                            request_save_on_cell_execute=True, km=km)
+                            kernel_name=ensure_kernel(), cwd=str(ws.root), progress_bar=False,
+                            request_save_on_cell_execute=True)
     except BaseException as e:
         status = KILLED if isinstance(e, KeyboardInterrupt) else FAILED
         timed_out = timer is not None and not timer.is_alive() and timer.finished.is_set()
@@ -193,17 +189,9 @@ def execute(ws, job_id:str) -> dict:
         if isinstance(e, KeyboardInterrupt): error["evalue"] = "Interrupted."
     finally:
         if timer: timer.cancel()
-        # nbclient shuts the kernel down; after a timeout, stop what is left of it directly (the manager's own
-        # kill signals the kernel's process group, which can be ours)
-        proc = getattr(getattr(km, "provisioner", None), "process", None)
-        try:
-            if proc is not None and proc.poll() is None: proc.kill(); proc.wait(10)
-            km.cleanup_resources()
-        except Exception: pass
         for k, v in env_before.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
-    import nbformat
     digests = {}
     if out_nb.exists():
         nb = nbformat.read(out_nb, as_version=4)
