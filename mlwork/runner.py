@@ -157,8 +157,8 @@ def _html(nb) -> bytes:
 
 def execute(ws, job_id:str) -> dict:
     "Run the job `job_id` of workspace `ws` in this process; return its final record."
-    # nbconvert (for the HTML copy) takes ~0.4 s to import: do it while the kernel works, which mostly waits.
-    threading.Thread(target=lambda: __import__("nbconvert"), daemon=True, name="mlwork-import-nbconvert").start()
+    # (Importing nbconvert in a thread while the kernel works saved ~0.3 s, but two threads importing
+    # jupyter_client at once can fail with a partially initialised module: imports stay on this thread.)
     import nbformat, papermill as pm
     jobs = ws.jobs
     row = jobs._row(job_id)
