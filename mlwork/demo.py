@@ -46,8 +46,9 @@ def register_best(ws, df, name:str="churn", echo=print):
     from mlwork.registry import GateFailed, policy
     if df.empty: return None
     reg = ws.registry
+    order = _rank_on_eval(ws, df, policy(ws, name))                  # the best on the data the gates use, last
     versions = [reg.register(rid, name, description=f"run {rid[:8]} ({df.set_index('run_id').loc[rid, 'name']})")
-                for rid in list(df.run_id)[::-1]]                    # the best becomes the newest version
+                for rid in order]                                    # the best becomes the newest version
     gates = "gates from [promotion]" if policy(ws, name) else "no gates configured in [promotion]"
     steps = ([(versions[-2], "make demo: the runner-up, as the baseline champion")] if len(versions) > 1 else []) + \
             [(versions[-1], "make demo: the best run of the sweep")]
@@ -60,3 +61,18 @@ def register_best(ws, df, name:str="churn", echo=print):
             echo(f"{name}/{mv.version} was not promoted: " + "; ".join(f"{g.gate}: {g.detail}" for g in e.results if not g.passed))
     echo(f"In JupyterLab: mw.promotion(ws, {name!r}) — a weaker candidate is blocked; roll back, promote again.")
     return versions[-1]
+
+def _rank_on_eval(ws, df, pol:dict) -> list:
+    "Run ids from worst to best: on the gates' evaluation data when there is one (else by test roc_auc)."
+    if not pol.get("eval_dataset"): return list(df.run_id)[::-1]
+    from mlwork.evaluate import evaluate
+    from mlwork.models import load_model
+    dv = ws.datasets.get(pol["eval_dataset"])
+    data, target = dv.load(), dv.schema.role("target")
+    metric = (pol.get("min_metric") or "roc_auc").split()[0]
+    scores = {}
+    for rid in df.run_id:
+        model = load_model(ws.get_run(rid))
+        scores[rid] = evaluate(model, data[list(model.feature_names_in_)], data[target], figures=False,
+                               permutation=False).metrics.get(metric, float("-inf"))
+    return sorted(scores, key=scores.get)
