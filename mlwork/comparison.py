@@ -9,7 +9,7 @@ from .errors import MlworkError, NotFoundError
 
 # %% auto #0
 __all__ = ['PREFERRED', 'metric_columns', 'param_columns', 'main_metric', 'score_columns', 'metric_bars', 'metric_scatter',
-           'metric_curves', 'parallel_params', 'pd_numeric', 'param_diff', 'job_notebook', 'lineage', 'logged_figures',
+           'metric_curves', 'parallel_params', 'is_numeric', 'param_diff', 'job_notebook', 'lineage', 'logged_figures',
            'overlay_figure', 'report_html']
 
 # %% ../nbs/12_comparison.ipynb #12-comparison-005
@@ -69,7 +69,7 @@ def parallel_params(df, metric:str, params:list|None=None):
     dims = []
     for p in params:
         s = df[p]
-        if pd_numeric(s):
+        if is_numeric(s):
             dims.append(dict(label=p[len("params."):], values=s.astype("float64")))
         else:
             cats = sorted(map(str, s.dropna().unique()))
@@ -80,7 +80,7 @@ def parallel_params(df, metric:str, params:list|None=None):
     fig.update_layout(title=f"params against {metric}", template="plotly_white", height=380, margin=dict(l=60, r=40, t=60, b=30))
     return fig
 
-def pd_numeric(s) -> bool:
+def is_numeric(s) -> bool:
     import pandas as pd
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 

@@ -9,7 +9,7 @@ from ..profile import profile as make_profile, Profile
 from ..schema import Schema, check_frame, column_kind
 
 # %% auto #0
-__all__ = ['DataExplorer', 'pd_numeric', 'explore']
+__all__ = ['DataExplorer', 'sample_values', 'explore']
 
 # %% ../../nbs/10_explore.ipynb #10-explore-005
 def _source(data, name):
@@ -168,7 +168,7 @@ class DataExplorer(W.VBox):
                 self.dist_fig.add_bar(x=(e[:-1] + e[1:]) / 2, y=h["counts"], width=np.diff(e), name="current",
                                       marker_color=sides[0][2])
             elif numeric:                                      # overlay of samples on common bins, as shares
-                vals = [pd_numeric(s["sample"], name) for _, s, _ in sides]
+                vals = [sample_values(s["sample"], name) for _, s, _ in sides]
                 finite = np.concatenate([v[np.isfinite(v)] for v in vals])
                 edges = np.histogram_bin_edges(finite, bins=30) if len(finite) else np.array([0, 1])
                 for (label, _, color), v in zip(sides, vals):
@@ -207,7 +207,7 @@ class DataExplorer(W.VBox):
                 self.missing_fig.add_scatter(y=[100 * ch.mean() for ch in chunks], mode="lines", name=label, line_color=color)
             self.missing_fig.layout.title = f"{name}: missing % along the rows ({c['missing']:,} missing in all)"
 
-def pd_numeric(df, name):
+def sample_values(df, name):
     "A column of a sample as float seconds/values, NaN where missing."
     import numpy as np
     s = df[name]
