@@ -19,3 +19,15 @@ else
 fi
 # plotly too: the comparison benchmark draws MLflow's selection with it
 "$venv/bin/python" -c "import plotly" 2>/dev/null || "$venv/bin/python" -m pip install --quiet plotly
+
+# Evidently (drift): pip resolves pandas 3, with which `import evidently` fails
+# (`cannot import name 'infer_dtype_from_object'`), so pin "pandas<3" in its venv.
+venv="$here/.venv-evidently"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import evidently, pandas, pyarrow, psutil" 2>/dev/null; then
+    echo "evidently already installed: $("$venv/bin/python" -c 'import evidently; print(evidently.__version__)')"
+else
+    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet "evidently==0.7.23" "pandas<3" pyarrow psutil
+    "$venv/bin/python" -c "import evidently; print('installed evidently', evidently.__version__)"
+fi

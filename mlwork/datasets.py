@@ -58,6 +58,19 @@ class DatasetVersion:
     schema = property(lambda self: Schema.from_dict(self._row["schema"]), doc="The stored schema (a copy you may edit).")
     profile = property(lambda self: Profile.from_dict(self._row["profile"]), doc="The stored profile and reference sketches.")
 
+    def reference(self) -> "mlwork.drift.Reference":
+        "The drift reference sketch stored with this version (fitted from the data, once, for versions logged before sketches)."
+        from mlwork.drift import Reference
+        digest = self._row["profile"].get("drift_sketch")
+        if digest: return Reference.from_bytes(self._blobs.get_bytes(digest), source=self.ref)
+        ref = Reference.fit(self.load(), source=self.ref)           # an older version: the raw data, this once
+        digest, _ = self._blobs.put_bytes(ref.to_bytes())
+        prof = dict(self._row["profile"], drift_sketch=digest)
+        with self._store.transaction(what=f"storing the drift sketch of {self.ref}") as conn:
+            conn.execute(dataset_versions.update().where(dataset_versions.c.id == self.id).values(profile=prof))
+        self._row["profile"] = prof
+        return ref
+
     def load(self, columns:list|None=None):
         "The data as a DataFrame (only `columns` when given)."
         import pandas as pd
@@ -123,6 +136,10 @@ class Datasets:
         if found: return found
         schema = schema or Schema.infer(df, target=target, id=id, time=time)
         prof = make_profile(df, target=target, progress=progress)
+        from mlwork.drift import Reference                  # the reference sketch monitoring compares new data with
+        skip = {c: f"the {r} column" for c, r in ((schema.role("id"), "id"), (schema.role("time"), "time")) if c}
+        sketch = Reference.fit(df, source=f"{name} ({digest[:12]})", skip=skip)
+        prof.d["drift_sketch"], _ = self._blobs.put_bytes(sketch.to_bytes())
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         blob, _ = self._blobs.put_bytes(buf.getvalue())

@@ -167,14 +167,17 @@ class Reference:
         self.columns, self.rows, self.source, self.exact, self.sample = columns, rows, source, exact, sample
 
     @classmethod
-    def fit(cls, df, columns:list|None=None, source:str="data", categorical_max_distinct:int=5, progress=None) -> "Reference":
+    def fit(cls, df, columns:list|None=None, source:str="data", categorical_max_distinct:int=5, progress=None,
+            skip:dict|None=None,     # column -> why it is not tested (e.g. the id column)
+           ) -> "Reference":
         "Fit on a DataFrame (all columns, or `columns`)."
         import numpy as np
         check_frame(df, "reference data")
         cols = _pick(df, columns, "reference data")
         out = {}
         for k, c in enumerate(cols):
-            out[c] = _fit_column(df[c], c, categorical_max_distinct)
+            if c in (skip or {}): out[c] = ColumnReference(c, "skipped", len(df), int(df[c].isna().sum()), why=skip[c])
+            else: out[c] = _fit_column(df[c], c, categorical_max_distinct)
             if progress: progress(k + 1, len(cols), c)
         sample = df[cols].sample(min(len(df), SAMPLE_ROWS), random_state=0) if len(df) > SAMPLE_ROWS else df[cols]
         return cls(out, len(df), source, exact=True, sample=sample.reset_index(drop=True))
@@ -246,7 +249,7 @@ def _fit_column(s, name, max_distinct) -> ColumnReference:
         else:
             return _numeric_ref(name, v, n)
     counts, missing = _counts(s)
-    if len(counts) > 1000 and len(counts) > 0.5 * (n - missing):
+    if len(counts) > 50 and len(counts) > 0.5 * (n - missing):
         return ColumnReference(name, "skipped", n, missing, why=f"{len(counts):,} distinct values in {n - missing:,} rows: an identifier or free text")
     if len(counts) > MAX_CATEGORIES:
         top = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_CATEGORIES])

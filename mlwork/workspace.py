@@ -50,6 +50,12 @@ class Workspace:
         return self._jobs
 
     @property
+    def monitor(self):
+        "The workspace's model monitor: `check`, `drift`, `reports`, `retrain`, `lineage` (see `mlwork.monitor.Monitor`)."
+        from mlwork.monitor import Monitor
+        return Monitor(self)
+
+    @property
     def registry(self):
         "The workspace's model registry: `register`, `promote`, `rollback`, `history` (see `mlwork.registry.Registry`)."
         from mlwork.registry import Registry
