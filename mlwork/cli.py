@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #07-cli-002
 from __future__ import annotations
-import itertools, json, sys, time
+import itertools, json, os, sys, time
 import click
 from .errors import MlworkError
 
@@ -12,7 +12,8 @@ from .errors import MlworkError
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
            'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
            'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show', 'models_promote',
-           'models_rollback', 'models_history', 'report', 'report_compare', 'db', 'db_upgrade', 'db_status', 'demo']
+           'models_rollback', 'models_history', 'report', 'report_compare', 'report_drift', 'report_model', 'monitor',
+           'monitor_run', 'monitor_ls', 'db', 'db_upgrade', 'db_status', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -371,6 +372,77 @@ def report_compare(ctx, experiment, where, run_ids, order_by, limit, output):
     with open(output, "w", encoding="utf-8") as f: f.write(page)
     click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB)")
 
+# %% ../nbs/07_cli.ipynb #7e5726c0
+@report.command("drift")
+@click.argument("report_id", default="latest")
+@click.option("--model", "name", help="With 'latest': the latest report of this model.")
+@click.option("-o", "--output", default="drift.html", show_default=True, type=click.Path(dir_okay=False))
+@click.pass_context
+def report_drift(ctx, report_id, name, output):
+    "Write one HTML file for drift report REPORT_ID (default: the latest): verdicts, charts, actions."
+    from mlwork.monitor_report import drift_report_html
+    page = drift_report_html(_ws(ctx), report_id, name=name)
+    with open(output, "w", encoding="utf-8") as f: f.write(page)
+    click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB)")
+
+@report.command("model")
+@click.argument("name")
+@click.option("--alias", default="production", show_default=True)
+@click.option("--intended-use", help="What the model is for (default: the version's description).")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Default: NAME-card.html")
+@click.pass_context
+def report_model(ctx, name, alias, intended_use, output):
+    "Write the model card of NAME@ALIAS: intended use, data, metrics, gates, lineage, monitoring status."
+    from mlwork.monitor_report import model_card_html
+    page = model_card_html(_ws(ctx), name, alias=alias, intended_use=intended_use)
+    output = output or f"{name}-card.html"
+    with open(output, "w", encoding="utf-8") as f: f.write(page)
+    click.echo(f"wrote {output} ({len(page.encode()) / 1e6:.1f} MB)")
+
+@main.group(cls=_Group)
+def monitor():
+    "Check models on new data: drift, performance, retraining (the monitor job)."
+
+@monitor.command("run")
+@click.argument("name")
+@click.option("--data", required=True, help="The scored data: a dataset (name@version) or a .csv/.parquet file.")
+@click.option("--alias", default="production", show_default=True, help="The version to check (alias or number).")
+@click.option("--labels", default="", help="Labels that arrived later: dataset or file with the id and target columns.")
+@click.option("--window", default="", help="Performance per window of the time column: a pandas frequency (W, M).")
+@click.option("--no-act", is_flag=True, help="Report only: do not apply the retraining policy.")
+@click.pass_context
+def monitor_run(ctx, name, data, alias, labels, window, no_act):
+    "Run the monitor job for model NAME on DATA; print the verdict and any retraining; exit 1 if the job fails."
+    ws = _ws(ctx)
+    if data and not ("@" in data and not os.path.exists(data)) and os.path.exists(data): data = os.path.abspath(data)
+    job = ws.jobs.map("monitor", [{"model": name, "alias": alias, "data": data, "labels": labels, "window": window,
+                                   "act": not no_act}], parallel=1, in_process=True)[0]
+    click.echo(_job_line(job))
+    if job.status != "FINISHED": sys.exit(1)
+    rows = ws.monitor.reports(name, limit=None)
+    mine = rows[rows.job_id == job.id]
+    if mine.empty: click.echo("the job stored no report"); sys.exit(1)
+    rep = ws.monitor.report(int(mine.id.iloc[0]))
+    click.echo(f"report {rep.meta['id']}: {rep.summary()}")
+    for c in rep.columns:
+        if c.drifted: click.echo(f"  {c.column}: " + "; ".join(c.reasons))
+    for a in rep.meta.get("actions") or []:
+        click.echo(f"retrain {a.get('status')}: {a.get('why')}")
+    click.echo(f"notebook: {job.html_path}")
+
+@monitor.command("ls")
+@click.argument("name", required=False)
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1))
+@_format_option
+@click.pass_context
+def monitor_ls(ctx, name, limit, fmt):
+    "List drift reports (of model NAME), newest first."
+    df = _ws(ctx).monitor.reports(name, limit=limit)
+    if fmt == "table":
+        df = df.assign(created=_when(df.created), drift_share=df.drift_share.map(lambda v: f"{v:.0%}"),
+                       job_id=df.job_id.fillna("").str[:8], actions=df.actions.str[:60])
+    _print_frame(df, fmt)
+
 # %% ../nbs/07_cli.ipynb #07-cli-017
 @main.group(cls=_Group)
 def db():
@@ -410,9 +482,10 @@ def db_status(ctx):
 @click.option("--customers", default=20_000, show_default=True, type=click.IntRange(min=100), help="Synthetic customers per month.")
 @click.pass_context
 def demo(ctx, experiment, customers):
-    "Version synthetic churn data, train real scikit-learn models on it, log them, and print the runs table."
-    from mlwork.demo import run_demo, CONFIGS
+    "The whole life of a model on synthetic data: train, compare, promote, score a drifted month, monitor, retrain, report."
+    from mlwork.demo import run_demo, run_lifecycle, CONFIGS
     ws = _ws(ctx)
+    t0 = time.perf_counter()
     df = run_demo(ws, experiment, echo=click.echo, n_customers=customers)
     click.echo(f"\nRuns of {experiment!r} in {ws.root} (best first):")
     jobs_of = {r: ws.get_run(r).info.get("job_id") for r in df.run_id}
@@ -420,6 +493,15 @@ def demo(ctx, experiment, customers):
                               notebook=[str(ws.jobs.output_file(jobs_of[r], "html")) if jobs_of[r] else "" for r in df.run_id])
     cols = ["run_id", "name", "status", "metrics.roc_auc", "metrics.accuracy", "metrics.f1", "job", "notebook"]
     _print_frame(table[[c for c in cols if c in table.columns]], "table")
-    click.echo(f"\nMore: mlwork runs ls {experiment} --where \"metrics.roc_auc > 0.8\"   |   mlwork jobs ls   |   "
-               f"mlwork datasets show churn@2\nIn JupyterLab: mw.explore(ws.datasets.get('churn@2'), reference=ws.datasets.get('churn@1'))")
     if (df.status != "FINISHED").any() or len(df) < len(CONFIGS): sys.exit(1)      # every job must have worked
+    life = run_lifecycle(ws, experiment=experiment, echo=click.echo, n_customers=customers)
+    click.echo("\nThe monitor's trail (report -> job -> run -> version -> alias move):")
+    lin = life["lineage"]
+    _print_frame(lin.assign(at=_when(lin["at"]), reason=lin.reason.str[:70], job_id=lin.job_id.str[:8],
+                            run_id=lin.run_id.str[:8]), "table")
+    click.echo(f"\nDone in {time.perf_counter() - t0:.0f} s. Where to look:")
+    click.echo(f"  workspace        {ws.root}  (settings.ini, store {ws.settings.store})")
+    click.echo(f"  widgets          jupyter lab {life['notebook']}   (explore, compare, promotion, monitor panel)")
+    for k, v in life["files"].items(): click.echo(f"  {k + ' report' if k != 'model card' else k:<16} {v}")
+    click.echo(f"  on the command line: mlwork runs ls {experiment}  |  mlwork models history churn  |  mlwork monitor ls churn  |  mlwork jobs ls")
+    if len(life["reports"]) < 3: sys.exit(1)                                        # every monitor job must have worked

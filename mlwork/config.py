@@ -51,6 +51,18 @@ TEMPLATE = """\
 # beat_champion_by = 0.0          ; the candidate must beat the current champion by this margin
 # schema_compatible = true        ; the candidate takes the champion's inputs
 # max_latency_ms = 100            ; median single-row prediction latency
+
+# Drift thresholds and the continuous-training policy ([monitoring.NAME] overrides for one model).
+# [monitoring]
+# drift_share = 0.5               ; share of drifted columns at which the dataset drifted
+# wasserstein_threshold = 0.1     ; numeric columns, large samples (normalised by the reference std)
+# jensenshannon_threshold = 0.1   ; categorical columns, large samples (natural log: at most 0.833)
+# stattest_threshold = 0.05       ; p-value of KS / chi-square, when a sample has <= small_sample rows
+# missing_share_threshold = 0.05  ; change of the share of missing values that counts as drift
+# retrain_on = never              ; drift and/or auc_drop (comma-separated)
+# auc_drop = 0.05                 ; estimated ROC AUC this far below validation trips auc_drop
+# auto_promote = false            ; promote a retrained candidate that passes every gate
+# cooldown_hours = 24             ; at most one retrain per model in this time
 """.format(**DEFAULTS)
 
 # %% ../nbs/01_config.ipynb #01-config-007

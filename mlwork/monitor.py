@@ -378,6 +378,8 @@ class Monitor:
                for r in rows if r["action"] in keep]
         df = pd.DataFrame(out, columns=["at", "action", "version", "alias", "who", "reason", "report_id", "job_id", "run_id"])
         df["at"] = pd.to_datetime(df["at"].astype("float64"), unit="s", utc=True)
+        for c in ("version", "report_id"): df[c] = df[c].astype("Int64")
+        for c in ("alias", "reason", "job_id", "run_id"): df[c] = df[c].astype("object").where(df[c].notna(), "")
         return df
 
     def __repr__(self): return "Monitor()"
