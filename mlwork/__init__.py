@@ -14,7 +14,8 @@ __version__ = "0.0.1"
 # %% auto #0
 __all__ = ['Workspace', 'start_run', 'workspace', 'Run', 'Settings', 'explore', 'DataExplorer', 'Schema', 'profile', 'DataError',
            'DataValidationError', 'load_model', 'evaluate', 'log_search', 'Job', 'compare', 'ExperimentBrowser',
-           'promotion', 'PromotionPanel', 'Registry', 'MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError',
+           'promotion', 'PromotionPanel', 'Registry', 'monitor_panel', 'MonitorPanel', 'drift', 'DriftDetector',
+           'DriftReport', 'Monitor', 'MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError',
            'SchemaVersionError', 'NotFoundError', 'ArtifactError', 'ArtifactCorruptError', 'InvalidPathError',
            'TrackingError', 'ParamConflictError', 'RunStateError', 'QueryError']
 
@@ -23,6 +24,7 @@ import importlib
 
 _all_ = ["Workspace", "start_run", "workspace", "Run", "Settings", "explore", "DataExplorer", "Schema", "profile",
          "DataError", "DataValidationError", "load_model", "evaluate", "log_search", "Job", "compare", "ExperimentBrowser", "promotion", "PromotionPanel", "Registry",
+         "monitor_panel", "MonitorPanel", "drift", "DriftDetector", "DriftReport", "Monitor",
          "MlworkError", "SettingsError", "StoreError", "StoreBusyError", "SchemaVersionError", "NotFoundError",
          "ArtifactError", "ArtifactCorruptError", "InvalidPathError", "TrackingError", "ParamConflictError",
          "RunStateError", "QueryError"]
@@ -31,7 +33,9 @@ _MODULES = {"mlwork.workspace": ["Workspace", "start_run", "workspace"], "mlwork
             "mlwork.schema": ["Schema", "DataError", "DataValidationError"], "mlwork.profile": ["profile"],
             "mlwork.models": ["load_model"], "mlwork.evaluate": ["evaluate"], "mlwork.search": ["log_search"],
             "mlwork.runner": ["Job"], "mlwork.widgets.browser": ["compare", "ExperimentBrowser"],
-            "mlwork.widgets.promotion": ["promotion", "PromotionPanel"], "mlwork.registry": ["Registry"]}
+            "mlwork.widgets.promotion": ["promotion", "PromotionPanel"], "mlwork.registry": ["Registry"],
+            "mlwork.widgets.monitor": ["monitor_panel", "MonitorPanel"], "mlwork.drift": ["drift", "DriftDetector", "DriftReport"],
+            "mlwork.monitor": ["Monitor"]}
 _LAZY = {n: m for m, names in _MODULES.items() for n in names}
 _LAZY.update({n: "mlwork.errors" for n in _all_ if n not in _LAZY})
 
