@@ -97,7 +97,7 @@ def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print,
                          description="SYNTHETIC churn data, month 3: drift injected (" + ", ".join(f"{k}={v}" for k, v in DRIFT.items()) + ")")
     echo(f"\nmonth 3 arrives: {v3.ref} ({v3.rows:,} rows); against the schema of {v1.ref}: "
          f"{len(check.errors)} error(s), {len(check.warnings)} warning(s)")
-    for p in check.problems[:6]: echo(f"  [{p.severity}] {p.column}: {p.message}")
+    for p in check.problems[:10]: echo(f"  [{p.severity}] {p.column}: {p.message}")
     champ = ws.registry.get(name, "production")
     score = ws.jobs.run("score", {"model_run": champ.run_id, "input": v3.ref, "output": "predictions-month3.parquet",
                                   "experiment": f"{name}-scoring"})

@@ -1,9 +1,10 @@
-"""The demo: synthetic data versioned and validated, the train job run for three configurations in parallel."""
+"""`mlwork demo` (what `make demo` runs): the whole lifecycle, from data to a gated retrain after drift, as one test."""
 from mlwork.workspace import Workspace
 from conftest import mlwork_cli
 
 
-POLICY = "\n[promotion]\neval_dataset = churn@2\nmin_metric = roc_auc >= 0.7\nbeat_champion_by = 0.0\nschema_compatible = true\nmax_latency_ms = 200\n"
+POLICY = ("\n[promotion]\neval_dataset = churn@2\nmin_metric = roc_auc >= 0.7\nbeat_champion_by = 0.0\nschema_compatible = true\n"
+          "max_latency_ms = 200\n\n[monitoring]\ndrift_share = 0.5\nretrain_on = drift, auc_drop\nauto_promote = false\ncooldown_hours = 24\n")
 
 
 def test_mlwork_demo_runs_three_train_jobs(ws_root):
@@ -15,8 +16,10 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
     assert "not seen before: 'crypto'" in out                       # the new month was validated
     with Workspace.open(ws_root) as ws:
         jobs = ws.jobs.ls()
-        assert len(jobs) == 3 and set(jobs.status) == {"FINISHED"}
-        df = ws.runs("demo-churn", order_by="-metrics.roc_auc")
+        # 3 train jobs, the score job, 3 monitor jobs, and the retrain the drifted month triggered
+        assert len(jobs) == 8 and set(jobs.status) == {"FINISHED"}, jobs
+        assert len(ws.runs("demo-churn")) == 4                        # the sweep, and the retrain on churn@3
+        df = ws.runs("demo-churn", where="params.dataset = 'churn@1'", order_by="-metrics.roc_auc")
         assert len(df) == 3 and set(df.status) == {"FINISHED"} and df["metrics.roc_auc"].iloc[0] > 0.75
         assert set(df["params.model"]) == {"logreg", "random_forest", "gradient_boosting"}
         for run_id in df.run_id:
@@ -26,7 +29,7 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
         assert set(ws.datasets.get("churn@1").runs().run_id) == set(df.run_id)
         reg = ws.registry
         champ = reg.get("churn@production")          # the best on the gates' evaluation data, promoted through them
-        assert champ.version == 3 and champ.run_id in set(df.run_id) and len(reg.versions("churn")) == 3
+        assert champ.version == 3 and champ.run_id in set(df.run_id) and len(reg.versions("churn")) == 4
         h = reg.history("churn")
         promoted = h[h.action == "promote"]
         assert list(promoted.version) == [2, 3] and not promoted.forced.any()
@@ -40,3 +43,22 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
         reg.promote("churn", 3, reason="the better one, again")
         assert reg.get("churn@production").version == 3
     assert "churn@production -> v3" in out and "PASS min_metric" in out
+    # the lifecycle after the sweep: score the drifted month, monitor, retrain once, reports
+    with Workspace.open(ws_root) as ws:
+        reps = ws.monitor.reports("churn").sort_values("id")
+        assert list(reps.current) == ["churn@2", "churn@3", "churn@3"] and list(reps.dataset_drift) == [False, True, True]
+        assert {"payment_method", "contract", "monthly_charges"} <= set(reps.drifted.iloc[1].split(", "))
+        lin = ws.monitor.lineage("churn")
+        retrain = lin[lin.action.str.startswith("retrain")]
+        assert list(retrain.action) == ["retrain_started", "retrain_finished", "retrain_skipped"], retrain
+        fin = ws.registry.history("churn").query("action == 'retrain_finished'").details.iloc[0]
+        assert fin["version"] == 4 and fin["status"] in ("blocked", "waiting") and fin["dataset"] == "churn@3"
+        run = ws.get_run(fin["run_id"])
+        assert run.info["job_id"] == fin["job_id"] and list(run.datasets().version) == [3]
+        assert ws.registry.get("churn@production").version == 3          # auto_promote = false: v4 waits
+        for f in ("reports/demo-churn.html", "reports/drift-month3.html", "reports/churn-card.html", "workbench.ipynb",
+                  "predictions-month3.parquet"):
+            assert (ws_root / f).stat().st_size > 1000, f
+            assert f.split("/")[-1] in out                                   # the summary says where to look
+    assert "jupyter lab" in out and "retrain blocked" in out or "retrain waiting" in out
+    assert "retrain skipped: cool-down" in out
