@@ -4,7 +4,7 @@
 
 # %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-002
 from __future__ import annotations
-import html, threading, time, traceback
+import html, traceback
 import ipywidgets as W
 import traitlets as T
 from ..monitor_report import drift_heatmap, performance_figure, _stored
@@ -77,6 +77,8 @@ class MonitorPanel(W.VBox):
             self.performance.data = ()
             if new_perf.data: self.performance.add_traces(new_perf.data)
         self._render_actions()
+        if self.selected[0] is not None and self.selected[0] not in [r["id"] for r in self.reports]:
+            self.selected, self.detail.children = (None, None), []     # the selected report is no longer shown
         self.status.value = f"<span class='mlwork-status'>{len(self.reports)} report(s)</span>"
 
     def _render_actions(self):
@@ -101,6 +103,7 @@ class MonitorPanel(W.VBox):
         if d is None: raise KeyError(f"No report {report_id} in this panel; it shows {[r['id'] for r in self.reports]}.")
         if column not in [c["column"] for c in d.get("columns", [])]:
             raise KeyError(f"Report {report_id} has no column {column!r}.")
+        if self.selected == (report_id, column): self.selected = (None, None)   # a second click on a cell shows it again
         self.selected = (report_id, column)
 
     def _on_selected(self, change):
@@ -112,7 +115,6 @@ class MonitorPanel(W.VBox):
         ws = self._ws
         reference = ws.datasets.get(d["reference_dataset"]).reference().sample
         current = ws.datasets.get(d["current"])
-        self.status.value = f"<span class='mlwork-status'>loading {html.escape(column)} of report #{report_id} ...</span>"
         ex = DataExplorer(current, reference=reference, background=False)
         ex.mode = "compare"
         ex.column = column
