@@ -251,7 +251,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlwork.monitor.Monitor.retrain': ('monitor.html#monitor.retrain', 'mlwork/monitor.py'),
                                 'mlwork.monitor.MonitorError': ('monitor.html#monitorerror', 'mlwork/monitor.py'),
                                 'mlwork.monitor._period': ('monitor.html#_period', 'mlwork/monitor.py'),
-                                'mlwork.monitor._plain': ('monitor.html#_plain', 'mlwork/monitor.py'),
                                 'mlwork.monitor._predict': ('monitor.html#_predict', 'mlwork/monitor.py'),
                                 'mlwork.monitor.example_model': ('monitor.html#example_model', 'mlwork/monitor.py'),
                                 'mlwork.monitor.expected_accuracy': ('monitor.html#expected_accuracy', 'mlwork/monitor.py'),

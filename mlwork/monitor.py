@@ -7,7 +7,7 @@ from __future__ import annotations
 import html, json, math, os, time
 import sqlalchemy as sa
 from .errors import MlworkError, NotFoundError, show
-from .drift import DriftDetector, DriftReport, Reference, thresholds, DEFAULTS as DRIFT_DEFAULTS
+from .drift import DriftDetector, DriftReport, Reference, thresholds, _jsonable, DEFAULTS as DRIFT_DEFAULTS
 from .store import drift_reports, events as events_t, models as models_t, dataset_versions
 from .registry import who
 
@@ -186,9 +186,9 @@ class Monitor:
                 report=report.to_dict())).inserted_primary_key[0]
             conn.execute(events_t.insert().values(
                 at=time.time(), who=who(), action="drift_check", model=name, version=mv.version, alias=alias,
-                reason=report.summary(), details={"report_id": rid, "job_id": job_id, "dataset_drift": report.dataset_drift,
-                                                  "drift_share": report.drift_share, "drifted": report.drifted_columns,
-                                                  "estimated": estimated, "triggers": actions}))
+                reason=report.summary(), details=_jsonable({"report_id": rid, "job_id": job_id, "dataset_drift": report.dataset_drift,
+                                                            "drift_share": report.drift_share, "drifted": report.drifted_columns,
+                                                            "estimated": estimated, "triggers": actions})))
         report.meta["id"] = rid
         report.meta["actions"] = []
         if actions and act:
@@ -285,8 +285,8 @@ class Monitor:
         with ws.store.transaction(what=f"finishing the retrain of {name!r}") as conn:
             conn.execute(events_t.insert().values(at=time.time(), who=who(), action="retrain_finished", model=name,
                                                   version=outcome.get("version"), reason=outcome.get("why") or reason,
-                                                  details=_plain(outcome)))
-        return _plain(outcome)
+                                                  details=_jsonable(outcome)))
+        return _jsonable(outcome)
 
     def _labelled(self, dv, labels) -> bool:
         target = dv.schema.role("target")
@@ -391,13 +391,6 @@ def pd_frame(**columns):
 def _period(window:str) -> str:
     w = str(window).strip()
     return {"MS": "M", "ME": "M", "W": "W", "D": "D"}.get(w, w)
-
-def _plain(x):
-    import numpy as np
-    if isinstance(x, dict): return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_plain(v) for v in x]
-    if isinstance(x, np.generic): return x.item()
-    return x
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-012
 def example_model(ws, name:str="churn", n_customers:int=4000, seed:int=3) -> tuple:

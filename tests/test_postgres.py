@@ -68,3 +68,22 @@ def test_first_schema_upgrades_on_postgres(ws_root, pg_url, monkeypatch):
     with mw.Workspace.open(ws_root) as ws:
         assert ws.store.revision() == HEAD_REVISION
         assert ws.runs("old")["params.lr"].tolist() == [0.1]
+
+
+def test_monitor_and_retrain_guard_on_postgres(pg_ws, ws_root):
+    "Drift reports, events and the retrain guard (a row lock on the model) on a real PostgreSQL server."
+    from mlwork.monitor import example_model
+    (ws_root / "settings.ini").write_text((ws_root / "settings.ini").read_text() +
+                                          "\n[monitoring]\nretrain_on = drift\ncooldown_hours = 24\n")
+    ws = mw.Workspace.open(ws_root)
+    _, quiet, drifted = example_model(ws, n_customers=1500)
+    ok = ws.monitor.check("churn", quiet.drop(columns="churned"))
+    assert not ok.dataset_drift and ok.meta["actions"] == []
+    rep = ws.monitor.check("churn", drifted.drop(columns="churned"))       # no labels: nothing to retrain on
+    assert rep.dataset_drift and rep.meta["actions"][0]["status"] == "skipped" and "no labels" in rep.meta["actions"][0]["why"]
+    assert list(ws.monitor.reports("churn").dataset_drift) == [True, False]
+    again = ws.monitor.report(rep.meta["id"])
+    assert again.drifted_columns == rep.drifted_columns and again.meta["estimated"] == rep.meta["estimated"]
+    h = ws.registry.history("churn")
+    assert list(h.action) == ["register", "promote", "drift_check", "drift_check", "retrain_skipped"]
+    ws.close()
