@@ -120,12 +120,27 @@ class Monitor:
         if isinstance(x, (str, os.PathLike)): return read_data(x)
         return x
 
-    def _dataset(self, x, name:str):
-        "A DatasetVersion for `x` (logging a DataFrame or file as a version of `name`)."
-        from mlwork.datasets import DatasetVersion
+    def _dataset(self, x, name:str, like=None):
+        "A DatasetVersion for `x` (logging a DataFrame or file as a version of `name`, with the column roles of dataset version `like`)."
+        from mlwork.datasets import DatasetVersion, read_data
         if isinstance(x, DatasetVersion): return x
         if isinstance(x, str) and "@" in x and not os.path.exists(x): return self._ws.datasets.get(x)
-        return self._ws.datasets.log(x, name, description="data checked by the model monitor")
+        df = read_data(x) if isinstance(x, (str, os.PathLike)) else x
+        roles = {}
+        if like is not None:
+            roles = {r: like.schema.role(r) for r in ("target", "id", "time")}
+            roles = {r: c for r, c in roles.items() if c is not None and c in getattr(df, "columns", [])}
+        return self._ws.datasets.log(df, name, description="data checked by the model monitor", **roles)
+
+    def _training_dataset(self, mv):
+        "The dataset version the run of model version `mv` trained on."
+        run = self._ws.get_run(mv.run_id)
+        used = run.datasets()
+        train = used[used.role == "train"]
+        if train.empty:
+            raise MonitorError(f"{mv.ref}: its run {run.id[:8]} recorded no training dataset (run.use_dataset(dv, role='train')), "
+                               "so there is no reference to compare with.")
+        return self._ws.datasets.get(train.dataset.iloc[0], int(train.version.iloc[0]))
 
     # -- the check ------------------------------------------------------------------------------------
     def check(self, name:str,                  # a registered model
@@ -142,13 +157,8 @@ class Monitor:
         mv = ws.registry.get(name, alias)
         model = ws.registry.load(mv.ref)
         run = ws.get_run(mv.run_id)
-        used = run.datasets()
-        train = used[used.role == "train"]
-        if train.empty:
-            raise MonitorError(f"{mv.ref}: its run {run.id[:8]} recorded no training dataset (run.use_dataset(dv, role='train')), "
-                               "so there is no reference to compare with.")
-        ref_dv = ws.datasets.get(train.dataset.iloc[0], int(train.version.iloc[0]))
-        cur_dv = self._dataset(current, f"{name}-monitored")
+        ref_dv = self._training_dataset(mv)
+        cur_dv = self._dataset(current, f"{name}-monitored", like=ref_dv)
         df = cur_dv.load()
         features = list(getattr(model, "feature_names_in_", [c for c in df.columns]))
         absent = [c for c in features if c not in df.columns]
@@ -248,7 +258,17 @@ class Monitor:
         "Retrain `name` on `data` (labelled) with the champion's train job, register the candidate and evaluate its gates."
         ws = self._ws
         pol = self.policy(name)
-        dv = self._dataset(data, f"{name}-monitored")
+        like = self._training_dataset(ws.registry.get(name, "production"))
+        dv = self._dataset(data, f"{name}-monitored", like=like)
+        target, id_col = like.schema.role("target"), like.schema.role("id")
+        if labels is not None and target not in dv.schema.columns:      # join the labels that arrived: a labelled version
+            lab = self._frame(labels)
+            if id_col is None or id_col not in lab.columns or target not in lab.columns or id_col not in dv.schema.columns:
+                raise MonitorError(f"Labels for retraining need the id column {id_col!r} and the target {target!r}, "
+                                   f"in the labels and the data.")
+            df = dv.load()
+            df = df.merge(lab[[id_col, target]].drop_duplicates(id_col), on=id_col, how="inner")
+            dv = self._dataset(df, f"{name}-labelled", like=like)
         now = time.time()
         outcome = {"report_id": report_id, "dataset": dv.ref, "reason": reason}
         # one retrain in flight per model, and a cool-down: decided inside one write transaction
@@ -268,8 +288,8 @@ class Monitor:
             elif last is not None and now - last.at < pol["cooldown_hours"] * 3600:
                 skip = (f"cool-down: the last retrain of {name!r} started {(now - last.at) / 3600:.1f} h ago "
                         f"(cooldown_hours = {pol['cooldown_hours']:g})")
-            elif not self._labelled(dv, labels):
-                skip = f"{dv.ref} has no labels (no target column) and none were given: nothing to retrain on"
+            elif target is None or target not in dv.schema.columns:
+                skip = f"{dv.ref} has no labels (no {target!r} column) and none were given: nothing to retrain on"
             if skip:
                 outcome.update(status="skipped", why=skip)
                 conn.execute(events_t.insert().values(at=now, who=who(), action="retrain_skipped", model=name,
@@ -287,10 +307,6 @@ class Monitor:
                                                   version=outcome.get("version"), reason=outcome.get("why") or reason,
                                                   details=_jsonable(outcome)))
         return _jsonable(outcome)
-
-    def _labelled(self, dv, labels) -> bool:
-        target = dv.schema.role("target")
-        return labels is not None or (target is not None and target in dv.schema.columns)
 
     def _retrain(self, name, dv, pol, reason, report_id) -> dict:
         ws = self._ws

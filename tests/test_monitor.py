@@ -123,3 +123,16 @@ def test_monitor_and_report_commands(ws_root, tmp_path):
     assert bad.returncode != 0 and "nope" in (bad.stdout + bad.stderr)
     bad = mlwork_cli("report", "drift", "42", cwd=ws_root)
     assert bad.returncode != 0 and "42" in bad.stderr
+
+
+def test_retrain_on_labels_that_arrived_later(ws_root):
+    "Scored data without labels plus labels joined on the id: the retrain trains on the joined, versioned data."
+    m2 = _setup(ws_root, "\n[monitoring]\nretrain_on = drift\n")
+    with Workspace.open(ws_root) as ws:
+        rep = ws.monitor.check("churn", m2.drop(columns="churned"), labels=m2[["customer_id", "churned"]])
+        act = rep.meta["actions"][0]
+        assert act["status"] == "waiting" and act["dataset"] == "churn-labelled@1", act   # no gates; auto_promote off
+        dv = ws.datasets.get("churn-labelled@1")
+        assert dv.rows == len(m2) and dv.schema.role("target") == "churned" and dv.schema.role("id") == "customer_id"
+        assert list(ws.get_run(act["run_id"]).datasets().dataset) == ["churn-labelled"]
+        assert ws.registry.get("churn@production").version == 1 and len(ws.registry.versions("churn")) == 2
