@@ -57,6 +57,10 @@ sync: $(VENV)/.dev
 bench: $(VENV)/.dev
 	bash bench/setup_peers.sh
 	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/profile.py
+	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/drift.py
 
 clean:
 	rm -rf $(VENV) .mlwork build *.egg-info
