@@ -115,7 +115,8 @@ def two_proportion_p(k1:int, n1:int, k2:int, n2:int) -> float:
 def _as_float(s):
     "A numeric or bool Series as float64 numpy, missing as NaN."
     import numpy as np, pandas as pd
-    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object: s = pd.to_numeric(s, errors="coerce")
+    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        s = pd.to_numeric(s.astype(object), errors="coerce")      # text where numbers were: missing, so it shows as drift
     v = s.to_numpy(dtype="float64", na_value=np.nan)
     return v
 
