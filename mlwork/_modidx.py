@@ -385,6 +385,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'mlwork.runner.execute': ('runner.html#execute', 'mlwork/runner.py'),
                                'mlwork.runner.get_executor': ('runner.html#get_executor', 'mlwork/runner.py'),
                                'mlwork.runner.inspect_parameters': ('runner.html#inspect_parameters', 'mlwork/runner.py'),
+                               'mlwork.runner.never_started': ('runner.html#never_started', 'mlwork/runner.py'),
                                'mlwork.runner.parse_value': ('runner.html#parse_value', 'mlwork/runner.py'),
                                'mlwork.runner.skip_slow_imports': ('runner.html#skip_slow_imports', 'mlwork/runner.py')},
             'mlwork.schema': { 'mlwork.schema.ColumnSpec': ('schema.html#columnspec', 'mlwork/schema.py'),

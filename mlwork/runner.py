@@ -12,9 +12,9 @@ from .errors import MlworkError, NotFoundError, show
 from .store import Store, jobs as jobs_table, runs as runs_table
 
 # %% auto #0
-__all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'KERNEL', 'EXECUTORS', 'JobError', 'ParameterError',
-           'ensure_kernel', 'inspect_parameters', 'check_parameters', 'parse_value', 'Job', 'skip_slow_imports',
-           'execute', 'LocalExecutor', 'get_executor', 'Jobs', 'compare_jobs']
+__all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'KERNEL', 'KERNEL_START_ATTEMPTS', 'EXECUTORS', 'JobError',
+           'ParameterError', 'ensure_kernel', 'inspect_parameters', 'check_parameters', 'parse_value', 'Job',
+           'never_started', 'skip_slow_imports', 'execute', 'LocalExecutor', 'get_executor', 'Jobs', 'compare_jobs']
 
 # %% ../nbs/11_runner.ipynb #11-runner-005
 class JobError(MlworkError):
@@ -155,6 +155,15 @@ def _html(nb) -> bytes:
     body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
     return body.encode()
 
+KERNEL_START_ATTEMPTS = 3
+
+def never_started(path) -> bool:
+    "True when the (partly) executed notebook at `path` is missing or no code cell of it started running."
+    import nbformat
+    try: nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError): return True
+    return not any(c.get("metadata", {}).get("papermill", {}).get("start_time") for c in nb.cells if c.cell_type == "code")
+
 def skip_slow_imports():
     """Keep `rfc3987_syntax` out of this process (unless something already loaded it): jsonschema imports it, when
     installed, only to check IRI formats that notebooks never use, and it compiles a grammar on import that costs
@@ -181,9 +190,19 @@ def execute(ws, job_id:str) -> dict:
     status, error = FINISHED, None
     try:
         if timer: timer.start()
-        pm.execute_notebook(row["notebook"], str(out_nb), parameters=row.get("parameters") or {},
-                            kernel_name=ensure_kernel(), cwd=str(ws.root), progress_bar=False,
-                            request_save_on_cell_execute=True)
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                pm.execute_notebook(row["notebook"], str(out_nb), parameters=row.get("parameters") or {},
+                                    kernel_name=ensure_kernel(), cwd=str(ws.root), progress_bar=False,
+                                    request_save_on_cell_execute=True)
+                break
+            except Exception as e:
+                # Kernels started at the same moment by parallel jobs can race for the same ports (papermill#511):
+                # the kernel dies before any cell ran. Start it again; a cell that ran is never run twice.
+                if attempt == KERNEL_START_ATTEMPTS or (timer and timer.finished.is_set()) or not never_started(out_nb): raise
+                print(f"mlwork: the kernel died before any cell ran ({type(e).__name__}: {str(e)[:200]}); "
+                      f"starting it again (attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", file=sys.stderr)
+                time.sleep(0.5 * attempt)
     except BaseException as e:
         status = KILLED if isinstance(e, KeyboardInterrupt) else FAILED
         timed_out = timer is not None and not timer.is_alive() and timer.finished.is_set()
