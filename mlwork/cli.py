@@ -500,12 +500,12 @@ def demo(ctx, experiment, customers):
     _print_frame(lin.assign(at=_when(lin["at"]), reason=lin.reason.str[:70], job_id=lin.job_id.str[:8],
                             run_id=lin.run_id.str[:8]), "table")
     click.echo(f"\nDone in {time.perf_counter() - t0:.0f} s. Where to look:")
-    click.echo(f"  workspace        {ws.root}  (settings.ini, store {ws.settings.store})")
+    click.echo(f"  {'workspace':<18} {ws.root}  (settings.ini, store {ws.settings.store})")
     from pathlib import Path
     bin_ = Path(sys.executable).parent
     lab = f"{bin_ / 'jupyter'} lab {life['notebook']}"
     if not (bin_ / "jupyter-lab").exists(): lab = f"{bin_ / 'pip'} install jupyterlab && {lab}"
-    click.echo(f"  widgets          {lab}   (explore, compare, promotion, monitor panel)")
-    for k, v in life["files"].items(): click.echo(f"  {k + ' report' if k != 'model card' else k:<16} {v}")
+    click.echo(f"  {'widgets':<18} {lab}   (explore, compare, promotion, monitor panel)")
+    for k, v in life["files"].items(): click.echo(f"  {k + ' report' if k != 'model card' else k:<18} {v}")
     click.echo(f"  on the command line: mlwork runs ls {experiment}  |  mlwork models history churn  |  mlwork monitor ls churn  |  mlwork jobs ls")
     if len(life["reports"]) < 3: sys.exit(1)                                        # every monitor job must have worked
