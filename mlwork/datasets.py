@@ -46,6 +46,11 @@ def content_digest(df) -> str:
     return h.hexdigest()
 
 # %% ../nbs/04c_datasets.ipynb #04c-datasets-007
+def _sketch_roles(schema) -> dict:
+    "What a drift sketch needs of the schema: the id and time columns are not tested; the target need not be in new data."
+    skip = {c: f"the {r} column" for c, r in ((schema.role("id"), "id"), (schema.role("time"), "time")) if c}
+    return {"skip": skip, "target": schema.role("target")}
+
 class DatasetVersion:
     "One version of a named dataset."
     def __init__(self, store:Store, blobs:BlobStore, row:dict):
@@ -63,7 +68,7 @@ class DatasetVersion:
         from mlwork.drift import Reference
         digest = self._row["profile"].get("drift_sketch")
         if digest: return Reference.from_bytes(self._blobs.get_bytes(digest), source=self.ref)
-        ref = Reference.fit(self.load(), source=self.ref)           # an older version: the raw data, this once
+        ref = Reference.fit(self.load(), source=self.ref, **_sketch_roles(self.schema))   # an older version: its data, once
         digest, _ = self._blobs.put_bytes(ref.to_bytes())
         prof = dict(self._row["profile"], drift_sketch=digest)
         with self._store.transaction(what=f"storing the drift sketch of {self.ref}") as conn:
@@ -137,8 +142,7 @@ class Datasets:
         schema = schema or Schema.infer(df, target=target, id=id, time=time)
         prof = make_profile(df, target=target, progress=progress)
         from mlwork.drift import Reference                  # the reference sketch monitoring compares new data with
-        skip = {c: f"the {r} column" for c, r in ((schema.role("id"), "id"), (schema.role("time"), "time")) if c}
-        sketch = Reference.fit(df, source=f"{name} ({digest[:12]})", skip=skip)
+        sketch = Reference.fit(df, source=f"{name} ({digest[:12]})", **_sketch_roles(schema))
         prof.d["drift_sketch"], _ = self._blobs.put_bytes(sketch.to_bytes())
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)

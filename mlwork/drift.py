@@ -10,8 +10,9 @@ from .errors import MlworkError, show
 from .schema import DataError, check_frame, column_kind
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'MAX_CATEGORIES', 'SAMPLE_ROWS', 'QUANTILE_POINTS', 'DriftError', 'thresholds', 'wasserstein_sorted',
-           'wasserstein_quantiles', 'quantile_function', 'jensenshannon', 'psi', 'two_proportion_p', 'ColumnReference',
+__all__ = ['DEFAULTS', 'MAX_CATEGORIES', 'SAMPLE_ROWS', 'QUANTILE_POINTS', 'MIN_CATEGORY_COUNT', 'MIN_ROWS_PER_CATEGORY',
+           'MAX_LISTED', 'DriftError', 'thresholds', 'wasserstein_sorted', 'wasserstein_quantiles', 'sketch_grid',
+           'interval_means', 'quantile_function', 'jensenshannon', 'psi', 'two_proportion_p', 'ColumnReference',
            'Reference', 'ColumnDrift', 'dataset_verdict', 'DriftDetector', 'drift', 'DriftReport']
 
 # %% ../nbs/04e_drift.ipynb #04e-drift-005
@@ -55,6 +56,7 @@ def thresholds(settings:dict|None=None, **overrides) -> dict:
 def wasserstein_sorted(a, b) -> float:
     "Exact 1-Wasserstein distance between the empirical distributions of sorted arrays `a` and `b`."
     import numpy as np
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     n, m = len(a), len(b)
     if n == 0 or m == 0: return float("nan")
     if n == m: return float(np.abs(a - b).mean())
@@ -76,12 +78,30 @@ def wasserstein_quantiles(quantile, b) -> float:
     p = (np.arange(g) + 0.5) / g
     return float(np.abs(quantile(p) - b[np.minimum((p * m).astype(np.int64), m - 1)]).mean())
 
+def sketch_grid(n:int):
+    "Breakpoints in [0, 1] for a quantile sketch of `n` values: QUANTILE_POINTS evenly spaced, refined geometrically in both tails down to 1/n."
+    import numpy as np
+    tail = 10.0 ** -np.arange(3, 12, 1 / 3)                   # 1e-3, 4.6e-4, 2.2e-4, 1e-4, ... (3 a decade)
+    tail = tail[tail * n >= 1]
+    return np.unique(np.concatenate([np.linspace(0, 1, QUANTILE_POINTS), tail, 1 - tail]))
+
+def interval_means(x, grid):
+    "The mean of sorted `x` between consecutive breakpoints of `grid`: (kept breakpoints, means), empty intervals merged."
+    import numpy as np
+    idx = np.unique(np.rint(np.asarray(grid) * len(x)).astype(np.int64))
+    cs = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    means = (cs[idx[1:]] - cs[idx[:-1]]) / (idx[1:] - idx[:-1])
+    return (idx / len(x)).tolist(), means.tolist()
+
 def quantile_function(r) -> "callable":
-    "The reference quantile function of a sketched numeric column: exact steps over its support when it has few values, else linear between its quantiles."
+    "The reference quantile function of a sketched numeric column: steps over its value counts when it has few values, else the mean of each sketch interval."
     import numpy as np
     if r.support is not None:
         values, cum = np.asarray(r.support[0], float), np.cumsum(r.support[1]) / np.sum(r.support[1])
         return lambda p: values[np.minimum(np.searchsorted(cum, p, side="right"), len(values) - 1)]
+    if r.means is not None:
+        grid, means = np.asarray(r.means[0], float), np.asarray(r.means[1], float)
+        return lambda p: means[np.clip(np.searchsorted(grid, p, side="right") - 1, 0, len(means) - 1)]
     grid, q = np.linspace(0, 1, len(r.quantiles)), np.asarray(r.quantiles, float)
     return lambda p: np.interp(p, grid, q)
 
@@ -146,6 +166,9 @@ class ColumnReference:
     truncated: bool = False            # categorical: more than MAX_CATEGORIES categories
     sample: "object|None" = None       # numeric values of the bounded row sample (sketch)
     support: list|None = None          # numeric with <= QUANTILE_POINTS distinct values (sketch): [values, counts]
+    means: list|None = None            # numeric (sketch): [breakpoints, mean of the values between consecutive ones]
+    other: int = 0                     # categorical, truncated: rows in the categories not kept
+    target: bool = False               # the dataset's target column
     why: str = ""                      # skipped: the reason
 
     @property
@@ -164,12 +187,14 @@ def _numeric_ref(name, v, n) -> ColumnReference:
 
 class Reference:
     "What the drift tests need of the reference data: fitted on a DataFrame, or loaded from a sketch."
-    def __init__(self, columns:dict, rows:int, source:str, exact:bool, sample=None):
+    def __init__(self, columns:dict, rows:int, source:str, exact:bool, sample=None, target:str|None=None):
         self.columns, self.rows, self.source, self.exact, self.sample = columns, rows, source, exact, sample
+        self.target = target                # the dataset's target: not required in current data
 
     @classmethod
     def fit(cls, df, columns:list|None=None, source:str="data", categorical_max_distinct:int=5, progress=None,
             skip:dict|None=None,     # column -> why it is not tested (e.g. the id column)
+            target:str|None=None,    # the target column: tested when current data has it, not required
            ) -> "Reference":
         "Fit on a DataFrame (all columns, or `columns`)."
         import numpy as np
@@ -181,7 +206,7 @@ class Reference:
             else: out[c] = _fit_column(df[c], c, categorical_max_distinct)
             if progress: progress(k + 1, len(cols), c)
         sample = df[cols].sample(min(len(df), SAMPLE_ROWS), random_state=0) if len(df) > SAMPLE_ROWS else df[cols]
-        return cls(out, len(df), source, exact=True, sample=sample.reset_index(drop=True))
+        return cls(out, len(df), source, exact=True, sample=sample.reset_index(drop=True), target=target)
 
     def sketch(self) -> dict:
         "A compact JSON-able summary (see `from_sketch`)."
@@ -190,18 +215,24 @@ class Reference:
         for c, r in self.columns.items():
             d = {"kind": r.kind, "n": r.n, "missing": r.missing, "why": r.why}
             if r.kind == "numeric":
-                q, support = r.quantiles, r.support
+                q, support, means = r.quantiles, r.support, r.means
                 if r.sorted is not None and len(r.sorted):
                     q = np.quantile(r.sorted, np.linspace(0, 1, QUANTILE_POINTS)).tolist()
                     values, counts = np.unique(r.sorted, return_counts=True)
                     support = [values.tolist(), counts.tolist()] if len(values) <= QUANTILE_POINTS else None
-                d.update(quantiles=q, support=support, mean=r.mean, std=r.std, edges=r.edges, bins=r.bins)
+                    means = None if support else list(interval_means(r.sorted, sketch_grid(len(r.sorted))))
+                d.update(quantiles=q, support=support, means=means, mean=r.mean, std=r.std, edges=r.edges, bins=r.bins)
             elif r.kind == "categorical":
-                d.update(counts=[[k, v] for k, v in r.counts.items()], truncated=r.truncated)
+                d.update(counts=[[k, v] for k, v in r.counts.items()], truncated=r.truncated, other=r.other)
             cols[c] = d
         buf = io.BytesIO()
-        if self.sample is not None: self.sample.to_parquet(buf, index=False)
-        return {"format": 1, "rows": self.rows, "source": self.source, "columns": cols,
+        if self.sample is not None:
+            sample = self.sample.copy()
+            for c, r in self.columns.items():          # mixed-type columns (not tested) are kept as text
+                if r.kind == "skipped" and c in sample and sample[c].dtype == object:
+                    sample[c] = sample[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+            sample.to_parquet(buf, index=False)
+        return {"format": 1, "rows": self.rows, "source": self.source, "columns": cols, "target": self.target,
                 "sample": base64.b64encode(buf.getvalue()).decode() if self.sample is not None else None}
 
     @classmethod
@@ -216,13 +247,13 @@ class Reference:
             r = ColumnReference(c, x["kind"], x["n"], x["missing"], why=x.get("why", ""))
             if r.kind == "numeric":
                 r.quantiles, r.mean, r.std, r.edges, r.bins = x.get("quantiles"), x.get("mean"), x.get("std"), x.get("edges"), x.get("bins")
-                r.support = x.get("support")
+                r.support, r.means = x.get("support"), x.get("means")
                 if sample is not None and c in sample:
                     v = _as_float(sample[c]); r.sample = np.sort(v[np.isfinite(v)])
             elif r.kind == "categorical":
-                r.counts, r.truncated = {k: v for k, v in x["counts"]}, x.get("truncated", False)
+                r.counts, r.truncated, r.other = {k: v for k, v in x["counts"]}, x.get("truncated", False), x.get("other", 0)
             cols[c] = r
-        return cls(cols, d["rows"], source or d.get("source", "sketch"), exact=False, sample=sample)
+        return cls(cols, d["rows"], source or d.get("source", "sketch"), exact=False, sample=sample, target=d.get("target"))
 
     def to_bytes(self) -> bytes: return gzip.compress(json.dumps(self.sketch()).encode(), 3)
     @classmethod
@@ -254,7 +285,8 @@ def _fit_column(s, name, max_distinct) -> ColumnReference:
         return ColumnReference(name, "skipped", n, missing, why=f"{len(counts):,} distinct values in {n - missing:,} rows: an identifier or free text")
     if len(counts) > MAX_CATEGORIES:
         top = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_CATEGORIES])
-        return ColumnReference(name, "categorical", n, missing, counts=top, truncated=True)
+        return ColumnReference(name, "categorical", n, missing, counts=top, truncated=True,
+                               other=sum(counts.values()) - sum(top.values()))
     return ColumnReference(name, "categorical", n, missing, counts=counts)
 
 # %% ../nbs/04e_drift.ipynb #04e-drift-013
@@ -284,7 +316,9 @@ class ColumnDrift:
         out = []
         if self.distribution_drift: out.append(f"{self.method} {self.score:.3g} ({'<' if self.method in ('ks', 'chi2') else '>='} {self.threshold:g})")
         if self.missing_drift: out.append(f"missing {self.missing_ref:.1%} -> {self.missing_cur:.1%}")
-        if self.new_categories: out.append("new " + ", ".join(f"{v!r} ({s:.1%})" for v, s in self.new_categories[:3]))
+        if self.new_categories and self.category_drift:
+            out.append("new " + ", ".join(f"{v!r} ({s:.1%})" for v, s in self.new_categories[:3])
+                       + (f" and {len(self.new_categories) - 3 + self.stats.get('more_new_categories', 0)} more" if len(self.new_categories) > 3 else ""))
         if self.vanished_categories: out.append("vanished " + ", ".join(f"{v!r} ({s:.1%})" for v, s in self.vanished_categories[:3]))
         return out
 
@@ -313,7 +347,10 @@ class DriftDetector:
         if self.reference_ is None: raise DriftError("The detector is not fitted: call .fit(reference) first.")
         check_frame(current, "current data")
         ref = self.reference_
-        cols = [c for c in (columns or list(ref.columns)) if c != prediction]
+        if columns is None:     # what current data need not have: the target, and columns that are not tested anyway
+            columns = [c for c, r in ref.columns.items()
+                       if c in current.columns or (r.kind != "skipped" and c != ref.target)]
+        cols = [c for c in columns if c != prediction]
         unknown = [c for c in cols if c not in ref.columns]
         if unknown: raise DriftError(f"Column(s) {unknown} are not in the reference ({ref.source}); it has {', '.join(list(ref.columns)[:20])}.")
         absent = [c for c in cols if c not in current.columns]
@@ -402,38 +439,60 @@ def _numeric_drift(out, r, cur, t):
     else:
         w = wasserstein_sorted(r.sorted, cur) if r.sorted is not None else wasserstein_quantiles(quantile_function(r), cur)
         out.method, out.threshold = "wasserstein", t["wasserstein_threshold"]
-        out.score = w / max(r.std or 0.0, 0.001)
+        out.score = w / max(r.std or 0.0, 1e-9 * max(1.0, abs(r.mean or 0.0)))   # (a floor only for constant columns)
         out.distribution_drift = out.score >= out.threshold
         if r.sorted is None:
             out.note = ("Wasserstein against the sketch's exact value counts" if r.support is not None
                         else f"Wasserstein against the sketch's {QUANTILE_POINTS} reference quantiles")
 
+MIN_CATEGORY_COUNT = 10     # categories rarer than this in both samples together are pooled for the distribution test
+MIN_ROWS_PER_CATEGORY = 50  # fewer rows per category (smaller sample): chi-square, as a distance would be biased upwards
+MAX_LISTED = 20             # new / vanished categories listed in a report (the rest are counted)
+
 def _categorical_drift(out, r, ref, counts, t):
     import numpy as np
-    nref, ncur = sum(ref.values()), sum(counts.values())
+    nref, ncur = sum(ref.values()) + r.other, sum(counts.values())
     if nref == 0 or ncur == 0:
         out.note = ("all values missing in the reference" if nref == 0 else "all values missing in the current data") + \
                    ": distribution not tested"
         out.tested = out.missing_drift
         return
     keys = list(ref) + [k for k in counts if k not in ref]
-    a = np.array([ref.get(k, 0) for k in keys], float)
-    b = np.array([counts.get(k, 0) for k in keys], float)
+    a = np.array([ref.get(k, 0) for k in keys] + [r.other], float)
+    b = np.array([counts.get(k, 0) for k in keys] + [0], float)
+    if r.truncated:
+        # categories beyond the reference's kept ones go to its "other" bucket; so do kept ones near the cut-off,
+        # whose reference counts were selected for being high (they would regress in any new sample)
+        cut = 5 * min(ref.values())
+        unseen = np.array([ref.get(k, 0) < cut for k in keys] + [True])
+        b = np.append(b[~unseen], b[unseen].sum()); a = np.append(a[~unseen], a[unseen].sum())
     out.psi = psi(a, b)
     if not r.truncated:
+        # Good-Turing: a sample of the same distribution shows unseen values about as often as the reference
+        # has singletons, so only new mass beyond that counts
+        expected_new = sum(1 for c in ref.values() if c == 1) / nref
         new = sorted(((k, counts[k] / ncur) for k in counts if k not in ref), key=lambda kv: -kv[1])
-        out.new_categories = [(k, round(s, 6)) for k, s in new]
+        new_share = sum(s for _, s in new)
+        out.new_categories = [(k, round(s, 6)) for k, s in new[:MAX_LISTED]]
+        if len(new) > MAX_LISTED: out.stats["more_new_categories"] = len(new) - MAX_LISTED
+        new_drift = new_share - expected_new >= t["new_category_share"]
+    else: new_drift = False
     gone = sorted(((k, c / nref) for k, c in ref.items() if counts.get(k, 0) == 0
                    and c / nref >= t["vanished_category_share"] and c / nref * ncur >= 5), key=lambda kv: -kv[1])
-    out.vanished_categories = [(k, round(s, 6)) for k, s in gone]
-    out.category_drift = sum(s for _, s in out.new_categories) >= t["new_category_share"] or bool(gone)
-    if min(nref, ncur) <= t["small_sample"]:
+    out.vanished_categories = [(k, round(s, 6)) for k, s in gone[:MAX_LISTED]]
+    out.category_drift = new_drift or bool(gone)
+    pooled = (a + b) < MIN_CATEGORY_COUNT       # rare categories: one pooled bucket
+    if pooled.any() and not pooled.all():
+        a = np.append(a[~pooled], a[pooled].sum()); b = np.append(b[~pooled], b[pooled].sum())
+    keep = (a + b) > 0
+    a, b = a[keep], b[keep]
+    small = min(nref, ncur)
+    if small <= t["small_sample"] or small / max(len(a), 1) < MIN_ROWS_PER_CATEGORY:
         from scipy.stats import chi2_contingency
-        keep = (a + b) > 0
         out.method, out.threshold = "chi2", t["stattest_threshold"]
-        if keep.sum() < 2: out.score = 1.0
-        else: out.score = float(chi2_contingency(np.vstack([a[keep], b[keep]])).pvalue)
+        out.score = 1.0 if len(a) < 2 else float(chi2_contingency(np.vstack([a, b])).pvalue)
         out.distribution_drift = out.score < out.threshold
+        if small > t["small_sample"]: out.note = f"{len(a)} categories for {small:,} rows: chi-square, not a distance"
     else:
         out.method, out.threshold = "jensenshannon", t["jensenshannon_threshold"]
         out.score = jensenshannon(a, b)
@@ -499,7 +558,7 @@ class DriftReport:
         import plotly.graph_objects as go
         cols = [c for c in self.columns if c.tested and c.score is not None]
         fig = go.Figure(go.Bar(
-            x=[c.column for c in cols], y=[c.score / c.threshold if c.method in ("wasserstein", "jensenshannon")
+            x=[c.column for c in cols], y=[c.score / max(c.threshold, 1e-12) if c.method in ("wasserstein", "jensenshannon")
                                            else (c.threshold / max(c.score, 1e-300) if c.score else 10) for c in cols],
             marker_color=["#d62728" if c.drifted else "#2ca02c" for c in cols],
             hovertext=[f"{c.method} = {c.score:.4g} (threshold {c.threshold:g}); PSI {c.psi if c.psi is None else round(c.psi, 4)}"

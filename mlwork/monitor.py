@@ -13,7 +13,7 @@ from .registry import who
 
 # %% auto #0
 __all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'MonitorError', 'monitoring_policy', 'expected_accuracy', 'expected_roc_auc',
-           'realised_metrics', 'Monitor', 'pd_frame', 'example_model']
+           'predictions', 'estimated_metrics', 'realised', 'Monitor', 'pd_frame', 'example_model']
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-005
 class MonitorError(MlworkError, ValueError):
@@ -75,22 +75,45 @@ def expected_roc_auc(p) -> float:
     den = float(p.sum() * neg.sum() - np.sum(p * neg))
     return num / den if den > 0 else float("nan")
 
-def realised_metrics(y, p) -> dict:
-    "Accuracy and ROC AUC of probabilities `p` on labels `y` (AUC only when both classes occur)."
+# %% ../nbs/11a_monitor.ipynb #11a-monitor-010
+def predictions(model, X, chunk:int=200_000) -> dict:
+    """What `model` says about `X`, in chunks (bounded memory): for a binary classifier `p` (the probability of
+    `classes_[1]`) and `label`; for more classes `conf` (the top probability) and `label`; else `value` (predict)."""
+    import numpy as np, pandas as pd
+    parts = range(0, len(X), chunk)
+    classes = getattr(model, "classes_", None)
+    if hasattr(model, "predict_proba") and classes is not None:
+        P = np.concatenate([model.predict_proba(X.iloc[i:i + chunk]) for i in parts]) if len(X) else np.zeros((0, len(classes)))
+        label = np.asarray(classes)[P.argmax(axis=1)] if len(P) else np.asarray(classes)[:0]
+        if len(classes) == 2: return {"kind": "binary", "p": P[:, 1], "label": label, "positive": classes[1]}
+        return {"kind": "multiclass", "conf": P.max(axis=1) if len(P) else np.zeros(0), "label": label}
+    v = np.concatenate([np.asarray(model.predict(X.iloc[i:i + chunk])) for i in parts]) if len(X) else np.zeros(0)
+    return {"kind": "labels" if classes is not None or v.dtype.kind not in "iuf" else "regression", "value": v}
+
+def _prediction_column(pred:dict):
+    "The values whose drift is the prediction drift: probabilities, predicted classes, or predicted values."
+    return pred["p"] if pred["kind"] == "binary" else pred["label"] if "label" in pred else pred["value"]
+
+def estimated_metrics(pred:dict) -> dict:
+    "Confidence-based estimates: accuracy and ROC AUC (binary), accuracy (more classes); none for regression."
+    if pred["kind"] == "binary": return {"accuracy": expected_accuracy(pred["p"]), "roc_auc": expected_roc_auc(pred["p"])}
+    if pred["kind"] == "multiclass": return {"accuracy": float(pred["conf"].mean()) if len(pred["conf"]) else float("nan")}
+    return {}
+
+def realised(pred:dict, y, rows) -> dict:
+    "Metrics on the labelled `rows` (a boolean mask): accuracy and ROC AUC, or RMSE and MAE for regression."
     import numpy as np
     from sklearn.metrics import accuracy_score, roc_auc_score
-    y = np.asarray(y)
-    out = {"accuracy": float(accuracy_score(y, (np.asarray(p) >= 0.5).astype(y.dtype)))}
-    if len(np.unique(y)) == 2: out["roc_auc"] = float(roc_auc_score(y, p))
-    return out
-
-# %% ../nbs/11a_monitor.ipynb #11a-monitor-010
-def _predict(model, X, chunk:int=200_000):
-    "Positive-class probabilities of `model` on `X`, in chunks (bounded memory)."
-    import numpy as np
-    if not hasattr(model, "predict_proba"): return None
-    out = [model.predict_proba(X.iloc[i:i + chunk])[:, -1] for i in range(0, len(X), chunk)]
-    return np.concatenate(out) if out else np.array([])
+    if pred["kind"] in ("binary", "multiclass", "labels"):
+        truth, said = np.asarray(y)[rows], np.asarray(pred["label"] if "label" in pred else pred["value"])[rows]
+        if truth.dtype != said.dtype: truth, said = truth.astype(str), said.astype(str)   # e.g. 1 vs "1" from a CSV
+        out = {"accuracy": float(accuracy_score(truth, said))}
+        if pred["kind"] == "binary":
+            pos = np.asarray(y)[rows] == pred["positive"] if truth.dtype.kind != "U" else truth == str(pred["positive"])
+            if 0 < pos.sum() < len(pos): out["roc_auc"] = float(roc_auc_score(pos, pred["p"][rows]))
+        return out
+    err = np.asarray(pred["value"], float)[rows] - np.asarray(y, float)[rows]
+    return {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err)))}
 
 class Monitor:
     "Drift checks, performance monitoring and the retraining trigger of a workspace (`ws.monitor`)."
@@ -169,21 +192,19 @@ class Monitor:
         t0 = time.perf_counter()
         report = DriftDetector(pol).fit(reference).score(df, features, progress=progress)
         # predictions: current rows against the reference's bounded row sample (the sketch keeps <= 5,000 rows)
-        proba = _predict(model, df[features])
-        perf, estimated = [], {}
-        if proba is not None:
-            if reference.sample is not None and all(c in reference.sample for c in features):
-                ref_pred = _predict(model, reference.sample[features])
-                pr = DriftDetector(pol).fit(pd_frame(prediction=ref_pred)).score(pd_frame(prediction=proba))
-                report.prediction = pr.columns[0]
-                report.prediction.note = f"predictions on current rows vs on a sample of {len(ref_pred):,} reference rows"
-            estimated = {"accuracy": expected_accuracy(proba), "roc_auc": expected_roc_auc(proba)}
-            perf = self._performance(df, proba, ref_dv, labels, window)
-        validation = {k: v for k, v in run.metrics.items() if k in ("roc_auc", "accuracy")}
+        pred = predictions(model, df[features])
+        if reference.sample is not None and all(c in reference.sample for c in features):
+            ref_pred = _prediction_column(predictions(model, reference.sample[features]))
+            pr = DriftDetector(pol).fit(pd_frame(prediction=ref_pred)).score(pd_frame(prediction=_prediction_column(pred)))
+            report.prediction = pr.columns[0]
+            report.prediction.note = f"predictions on current rows vs on a sample of {len(ref_pred):,} reference rows"
+        estimated = estimated_metrics(pred)
+        perf = self._performance(df, pred, ref_dv, labels, window)
+        validation = {k: v for k, v in run.metrics.items() if k in ("roc_auc", "accuracy", "rmse", "mae")}
         target = ref_dv.schema.role("target")
         report.meta.update(model=name, version=mv.version, alias=alias, current=cur_dv.ref, reference_dataset=ref_dv.ref,
                            estimated=estimated, validation=validation, performance=perf,
-                           labelled=bool(perf and any(w.get("realised_roc_auc") is not None or w.get("realised_accuracy") is not None for w in perf)),
+                           labelled=any(w.get("labelled") for w in perf), prediction_kind=pred["kind"],
                            target=target, window=window or "", seconds_total=time.perf_counter() - t0)
         actions = self._decide(pol, report)
         report.meta["triggers"] = actions
@@ -202,7 +223,14 @@ class Monitor:
         report.meta["id"] = rid
         report.meta["actions"] = []
         if actions and act:
-            report.meta["actions"] = [self.retrain(name, cur_dv, labels=labels, report_id=rid, reason="; ".join(actions))]
+            try:
+                action = self.retrain(name, cur_dv, labels=labels, report_id=rid, reason="; ".join(actions), version=mv.version)
+            except Exception as e:                  # recorded with the report, never lost between two writes
+                action = {"report_id": rid, "status": "failed", "why": f"the retrain could not start: {type(e).__name__}: {e}"}
+                with ws.store.transaction(what="recording a failed retrain") as conn:
+                    conn.execute(events_t.insert().values(at=time.time(), who=who(), action="retrain_skipped", model=name,
+                                                          reason=action["why"], details=_jsonable(action)))
+            report.meta["actions"] = [action]
             with ws.store.transaction(what="recording the monitor's actions") as conn:
                 conn.execute(drift_reports.update().where(drift_reports.c.id == rid).values(report=report.to_dict()))
         return report
@@ -216,7 +244,7 @@ class Monitor:
             out.append(f"estimated ROC AUC {est:.3f} is {val - est:.3f} below validation {val:.3f} (limit {pol['auc_drop']})")
         return out
 
-    def _performance(self, df, proba, ref_dv, labels, window) -> list:
+    def _performance(self, df, pred, ref_dv, labels, window) -> list:
         "Estimated (and, with labels, realised) metrics per window of the time column."
         import numpy as np, pandas as pd
         schema = ref_dv.schema
@@ -228,11 +256,11 @@ class Monitor:
             for c in (id_col, target):
                 if c not in lab.columns: raise MonitorError(f"The labels lack column {c!r}; they have {', '.join(map(str, lab.columns[:20]))}.")
             if id_col not in df.columns: raise MonitorError(f"The current data lacks the id column {id_col!r} to join labels on.")
-            y = df[[id_col]].merge(lab[[id_col, target]].drop_duplicates(id_col), on=id_col, how="left")[target].to_numpy()
+            y = _join_labels(df[[id_col]], lab[[id_col, target]], id_col)[target].to_numpy()
         elif target and target in df.columns:
             y = df[target].to_numpy()
-        frame = pd.DataFrame({"p": proba})
-        if y is not None: frame["y"] = y
+        frame = pd.DataFrame({"i": np.arange(len(df))})
+        labelled = np.zeros(len(df), dtype=bool) if y is None else pd.notna(y)
         if window and time_col and time_col in df.columns:
             frame["window"] = pd.to_datetime(df[time_col]).dt.to_period(_period(window)).dt.start_time.to_numpy()
         else:
@@ -241,24 +269,27 @@ class Monitor:
             frame["window"] = pd.NaT
         out = []
         for w, g in frame.groupby("window", dropna=False, sort=True):
+            part = {k: (v[g.i.to_numpy()] if isinstance(v, np.ndarray) else v) for k, v in pred.items()}
+            est = estimated_metrics(part)
             row = {"window": None if pd.isna(w) else str(pd.Timestamp(w).date()), "rows": int(len(g)),
-                   "estimated_accuracy": expected_accuracy(g.p), "estimated_roc_auc": expected_roc_auc(g.p),
-                   "labelled": 0, "realised_accuracy": None, "realised_roc_auc": None}
-            if "y" in g:
-                lab = g[g.y.notna()]
-                row["labelled"] = int(len(lab))
-                if len(lab):
-                    m = realised_metrics(lab.y.astype(int), lab.p)
-                    row["realised_accuracy"], row["realised_roc_auc"] = m["accuracy"], m.get("roc_auc")
+                   "estimated_accuracy": est.get("accuracy"), "estimated_roc_auc": est.get("roc_auc"), "labelled": 0}
+            for k in ("accuracy", "roc_auc", "rmse", "mae"): row[f"realised_{k}"] = None
+            rows = labelled[g.i.to_numpy()]
+            if y is not None and rows.any():
+                row["labelled"] = int(rows.sum())
+                for k, v in realised(part, y[g.i.to_numpy()], rows).items(): row[f"realised_{k}"] = v
             out.append(row)
         return out
 
     # -- continuous training ----------------------------------------------------------------------------
-    def retrain(self, name:str, data, labels=None, report_id:int|None=None, reason:str="asked for") -> dict:
-        "Retrain `name` on `data` (labelled) with the champion's train job, register the candidate and evaluate its gates."
+    def retrain(self, name:str, data, labels=None, report_id:int|None=None, reason:str="asked for",
+                version:int|str="production",   # the version whose train job (and training data's roles) to reuse
+               ) -> dict:
+        "Retrain `name` on `data` (labelled) with a version's train job, register the candidate and evaluate its gates."
         ws = self._ws
         pol = self.policy(name)
-        like = self._training_dataset(ws.registry.get(name, "production"))
+        base = ws.registry.get(name, version)
+        like = self._training_dataset(base)
         dv = self._dataset(data, f"{name}-monitored", like=like)
         target, id_col = like.schema.role("target"), like.schema.role("id")
         if labels is not None and target not in dv.schema.columns:      # join the labels that arrived: a labelled version
@@ -266,8 +297,7 @@ class Monitor:
             if id_col is None or id_col not in lab.columns or target not in lab.columns or id_col not in dv.schema.columns:
                 raise MonitorError(f"Labels for retraining need the id column {id_col!r} and the target {target!r}, "
                                    f"in the labels and the data.")
-            df = dv.load()
-            df = df.merge(lab[[id_col, target]].drop_duplicates(id_col), on=id_col, how="inner")
+            df = _join_labels(dv.load(), lab[[id_col, target]], id_col, how="inner")
             dv = self._dataset(df, f"{name}-labelled", like=like)
         now = time.time()
         outcome = {"report_id": report_id, "dataset": dv.ref, "reason": reason}
@@ -299,7 +329,7 @@ class Monitor:
                                                             reason=reason, details=outcome)).inserted_primary_key[0]
         outcome["started_event"] = started
         try:
-            outcome.update(self._retrain(name, dv, pol, reason, report_id))
+            outcome.update(self._retrain(name, dv, pol, reason, report_id, base))
         except Exception as e:                         # the retrain failed: recorded, never left in flight
             outcome.update(status="failed", why=f"{type(e).__name__}: {e}")
         with ws.store.transaction(what=f"finishing the retrain of {name!r}") as conn:
@@ -308,11 +338,9 @@ class Monitor:
                                                   details=_jsonable(outcome)))
         return _jsonable(outcome)
 
-    def _retrain(self, name, dv, pol, reason, report_id) -> dict:
+    def _retrain(self, name, dv, pol, reason, report_id, base) -> dict:
         ws = self._ws
-        from mlwork.registry import GateFailed
-        champ = ws.registry.get(name, "production")
-        crun = ws.get_run(champ.run_id)
+        crun = ws.get_run(base.run_id)
         params = {}
         if crun._row.get("job_id"):
             try: params = dict(ws.jobs.get(crun._row["job_id"]).parameters or {})
@@ -399,6 +427,13 @@ class Monitor:
         return df
 
     def __repr__(self): return "Monitor()"
+
+def _join_labels(df, lab, id_col:str, how:str="left"):
+    "`df` with the labels of `lab` joined on `id_col` (ids compared as text when their types differ, e.g. from a CSV)."
+    lab = lab.drop_duplicates(id_col)
+    if df[id_col].dtype != lab[id_col].dtype:
+        df, lab = df.assign(**{id_col: df[id_col].astype(str)}), lab.assign(**{id_col: lab[id_col].astype(str)})
+    return df.merge(lab, on=id_col, how=how)
 
 def pd_frame(**columns):
     import pandas as pd

@@ -146,7 +146,8 @@ def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str
                       f"{'exact' if rep.exact else 'stored sketch'})"),
         ("current", f"{d.get('current') or '—'} ({rep.current_rows:,} rows)"),
         ("prediction drift", "—" if rep.prediction is None else f"{'yes' if rep.prediction.drifted else 'no'} "
-                             f"({rep.prediction.method} {rep.prediction.score:.4g})"),
+                             + (f"({rep.prediction.method} {rep.prediction.score:.4g})" if rep.prediction.score is not None
+                                else f"(not tested: {rep.prediction.note})")),
         ("estimated performance", json.dumps({k: round(v, 4) for k, v in (d.get("estimated") or {}).items() if v is not None})),
         ("policy triggers", "; ".join(d.get("triggers") or []) or "none"),
         ("actions", "; ".join(f"{a.get('status')}: {a.get('why')}" for a in d.get("actions") or []) or "none"),
