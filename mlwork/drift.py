@@ -390,6 +390,7 @@ def _score_column(r:ColumnReference, s, t:dict) -> ColumnDrift:
         fin = np.isfinite(v)
         cur = np.sort(v[fin])
         cur_missing = m - len(cur)
+        if r.valid == 0: cur_missing = int(s.isna().sum())   # an all-null reference: any value now, text or not, is a change
     else:
         if not hasattr(s, "value_counts"): raise DriftError(f"Column {r.name!r}: expected a Series.")
         counts, cur_missing = _counts(s)
