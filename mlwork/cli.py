@@ -419,8 +419,7 @@ def monitor_run(ctx, name, data, alias, labels, window, no_act):
                                    "act": not no_act}], parallel=1, in_process=True)[0]
     click.echo(_job_line(job))
     if job.status != "FINISHED": sys.exit(1)
-    rows = ws.monitor.reports(name, limit=None)
-    mine = rows[rows.job_id == job.id]
+    mine = ws.monitor.reports(name, job_id=job.id)
     if mine.empty: click.echo("the job stored no report"); sys.exit(1)
     rep = ws.monitor.report(int(mine.id.iloc[0]))
     click.echo(f"report {rep.meta['id']}: {rep.summary()}")

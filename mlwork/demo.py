@@ -110,8 +110,7 @@ def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print,
     for data, why in checks:
         job = ws.jobs.run("monitor", {"model": name, "data": data})
         out["monitor_jobs"].append(job.id)
-        rows = ws.monitor.reports(name, limit=None)
-        mine = rows[rows.job_id == job.id]
+        mine = ws.monitor.reports(name, job_id=job.id)
         if job.status != "FINISHED" or mine.empty:
             err = job.error or {}
             echo(f"monitor job {job.id[:8]} on {data} {job.status}: cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}")

@@ -34,6 +34,9 @@ MAX_CATEGORIES = 10_000     # reference categories kept per column; beyond, the 
 SAMPLE_ROWS = 5_000         # rows of the reference kept in a sketch, for the tests that need raw values
 QUANTILE_POINTS = 1001      # reference quantiles kept in a sketch (numeric columns)
 
+_UPPER = {"wasserstein_threshold": math.inf, "jensenshannon_threshold": math.sqrt(math.log(2)),
+          "small_sample": math.inf, "categorical_max_distinct": math.inf}   # the others are shares or p-values: <= 1
+
 def thresholds(settings:dict|None=None, **overrides) -> dict:
     "DEFAULTS updated with the drift keys of a `[monitoring]` section and `overrides`; bad values name the key."
     out = dict(DEFAULTS)
@@ -43,12 +46,13 @@ def thresholds(settings:dict|None=None, **overrides) -> dict:
             try: x = float(v)
             except (TypeError, ValueError):
                 raise DriftError(f"Bad [monitoring] {k} = {show(v)}: expected a number.") from None
+            top = _UPPER.get(k, 1.0)
             if k in ("small_sample", "categorical_max_distinct"):
                 if x < 0 or x != int(x): raise DriftError(f"Bad [monitoring] {k} = {show(v)}: expected a whole number >= 0.")
                 x = int(x)
-            elif not 0 <= x <= (math.sqrt(math.log(2)) if k == "jensenshannon_threshold" else 1) and k != "wasserstein_threshold":
-                raise DriftError(f"Bad [monitoring] {k} = {show(v)}: expected a number between 0 and 1.")
-            elif x < 0: raise DriftError(f"Bad [monitoring] {k} = {show(v)}: expected a number >= 0.")
+            elif not 0 <= x <= top:
+                raise DriftError(f"Bad [monitoring] {k} = {show(v)}: expected a number " +
+                                 (">= 0." if top == math.inf else f"between 0 and {top:.3g}."))
             out[k] = x
     return out
 
@@ -218,8 +222,10 @@ class Reference:
                 q, support, means = r.quantiles, r.support, r.means
                 if r.sorted is not None and len(r.sorted):
                     q = np.quantile(r.sorted, np.linspace(0, 1, QUANTILE_POINTS)).tolist()
-                    values, counts = np.unique(r.sorted, return_counts=True)
-                    support = [values.tolist(), counts.tolist()] if len(values) <= QUANTILE_POINTS else None
+                    x = r.sorted                         # sorted already: distinct values start where it changes
+                    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+                    support = ([x[starts].tolist(), np.diff(np.append(starts, len(x))).tolist()]
+                               if len(starts) <= QUANTILE_POINTS else None)
                     means = None if support else list(interval_means(r.sorted, sketch_grid(len(r.sorted))))
                 d.update(quantiles=q, support=support, means=means, mean=r.mean, std=r.std, edges=r.edges, bins=r.bins)
             elif r.kind == "categorical":

@@ -13,7 +13,7 @@ from .registry import who
 
 # %% auto #0
 __all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'MonitorError', 'monitoring_policy', 'expected_accuracy', 'expected_roc_auc',
-           'predictions', 'estimated_metrics', 'realised', 'Monitor', 'pd_frame', 'example_model']
+           'predictions', 'estimated_metrics', 'realised', 'Monitor', 'example_model']
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-005
 class MonitorError(MlworkError, ValueError):
@@ -128,27 +128,28 @@ class Monitor:
         cur = self._frame(current)
         return DriftDetector(pol).fit(ref, columns).score(cur, columns, prediction=prediction, progress=progress)
 
-    def _reference(self, x):
-        from mlwork.datasets import DatasetVersion, read_data
-        if isinstance(x, Reference): return x
-        if isinstance(x, DatasetVersion): return x.reference()
-        if isinstance(x, str) and "@" in x and not os.path.exists(x): return self._ws.datasets.get(x).reference()
+    def _source(self, x):
+        "A DatasetVersion for a version or 'name@version'; a DataFrame for a file; anything else as given."
+        from mlwork.datasets import read_data
+        if isinstance(x, str) and "@" in x and not os.path.exists(x): return self._ws.datasets.get(x)
         if isinstance(x, (str, os.PathLike)): return read_data(x)
         return x
 
+    def _reference(self, x):
+        from mlwork.datasets import DatasetVersion
+        x = self._source(x)
+        return x.reference() if isinstance(x, DatasetVersion) else x
+
     def _frame(self, x):
-        from mlwork.datasets import DatasetVersion, read_data
-        if isinstance(x, DatasetVersion): return x.load()
-        if isinstance(x, str) and "@" in x and not os.path.exists(x): return self._ws.datasets.get(x).load()
-        if isinstance(x, (str, os.PathLike)): return read_data(x)
-        return x
+        from mlwork.datasets import DatasetVersion
+        x = self._source(x)
+        return x.load() if isinstance(x, DatasetVersion) else x
 
     def _dataset(self, x, name:str, like=None):
         "A DatasetVersion for `x` (logging a DataFrame or file as a version of `name`, with the column roles of dataset version `like`)."
-        from mlwork.datasets import DatasetVersion, read_data
-        if isinstance(x, DatasetVersion): return x
-        if isinstance(x, str) and "@" in x and not os.path.exists(x): return self._ws.datasets.get(x)
-        df = read_data(x) if isinstance(x, (str, os.PathLike)) else x
+        from mlwork.datasets import DatasetVersion
+        df = self._source(x)
+        if isinstance(df, DatasetVersion): return df
         roles = {}
         if like is not None:
             roles = {r: like.schema.role(r) for r in ("target", "id", "time")}
@@ -176,13 +177,15 @@ class Monitor:
              ) -> DriftReport:
         "Check the model's inputs, predictions and performance on `current`; store the report; apply the policy."
         ws = self._ws
+        import pandas as pd
         pol = self.policy(name)
         mv = ws.registry.get(name, alias)
         model = ws.registry.load(mv.ref)
         run = ws.get_run(mv.run_id)
         ref_dv = self._training_dataset(mv)
-        cur_dv = self._dataset(current, f"{name}-monitored", like=ref_dv)
-        df = cur_dv.load()
+        src = self._source(current)
+        cur_dv = self._dataset(src, f"{name}-monitored", like=ref_dv)
+        df = src if src is not cur_dv else cur_dv.load()     # a frame given is used as it is, not read back
         features = list(getattr(model, "feature_names_in_", [c for c in df.columns]))
         absent = [c for c in features if c not in df.columns]
         if absent:
@@ -195,7 +198,7 @@ class Monitor:
         pred = predictions(model, df[features])
         if reference.sample is not None and all(c in reference.sample for c in features):
             ref_pred = _prediction_column(predictions(model, reference.sample[features]))
-            pr = DriftDetector(pol).fit(pd_frame(prediction=ref_pred)).score(pd_frame(prediction=_prediction_column(pred)))
+            pr = DriftDetector(pol).fit(pd.DataFrame({"prediction": ref_pred})).score(pd.DataFrame({"prediction": _prediction_column(pred)}))
             report.prediction = pr.columns[0]
             report.prediction.note = f"predictions on current rows vs on a sample of {len(ref_pred):,} reference rows"
         estimated = estimated_metrics(pred)
@@ -367,26 +370,31 @@ class Monitor:
         return dict(out, status="waiting", why=f"v{mv.version} passed every gate; auto_promote is off, so it waits in the PromotionPanel")
 
     # -- reading ----------------------------------------------------------------------------------------
-    def reports(self, name:str|None=None, limit:int|None=100):
-        "Stored drift reports, newest first: model, version, when, verdict, drifted columns, estimated/realised AUC, actions."
-        import pandas as pd
+    def stored(self, name:str|None=None, limit:int|None=100, job_id:str|None=None, report_id:int|None=None) -> list:
+        "Stored reports, newest first, as dicts: the report as stored plus id, created_at, job_id, reference_id, current_id."
         c = drift_reports.c
         q = sa.select(drift_reports).order_by(c.id.desc())
         if name: q = q.where(c.model == name)
+        if job_id: q = q.where(c.job_id == job_id)
+        if report_id is not None: q = q.where(c.id == report_id)
         if limit: q = q.limit(limit)
         with self._ws.store.transaction(write=False) as conn: rows = conn.execute(q).mappings().all()
+        return [dict(r["report"] or {}, id=r["id"], created_at=r["created_at"], job_id=r["job_id"],
+                     reference_id=r["reference_id"], current_id=r["current_id"]) for r in rows]
+
+    def reports(self, name:str|None=None, limit:int|None=100, job_id:str|None=None):
+        "Stored drift reports, newest first: model, version, when, verdict, drifted columns, estimated/realised AUC, actions."
+        import pandas as pd
         out = []
-        for r in rows:
-            d = r["report"] or {}
-            perf = d.get("performance") or []
-            real = [w["realised_roc_auc"] for w in perf if w.get("realised_roc_auc") is not None]
-            out.append({"id": r["id"], "model": r["model"], "version": r["version"], "created": r["created_at"],
-                        "current": d.get("current"), "dataset_drift": bool(r["dataset_drift"]), "drift_share": r["drift_share"],
+        for d in self.stored(name, limit, job_id):
+            real = [w["realised_roc_auc"] for w in d.get("performance") or [] if w.get("realised_roc_auc") is not None]
+            out.append({"id": d["id"], "model": d.get("model"), "version": d.get("version"), "created": d["created_at"],
+                        "current": d.get("current"), "dataset_drift": bool(d.get("dataset_drift")), "drift_share": d.get("drift_share"),
                         "drifted": ", ".join(c["column"] for c in d.get("columns", []) if c.get("drifted")),
                         "estimated_roc_auc": (d.get("estimated") or {}).get("roc_auc"),
                         "realised_roc_auc": real[-1] if real else None,
                         "actions": "; ".join(f"{a.get('status')}: {a.get('why')}" for a in d.get("actions") or []),
-                        "job_id": r["job_id"]})
+                        "job_id": d["job_id"]})
         df = pd.DataFrame(out, columns=["id", "model", "version", "created", "current", "dataset_drift", "drift_share", "drifted",
                                         "estimated_roc_auc", "realised_roc_auc", "actions", "job_id"])
         df["created"] = pd.to_datetime(df["created"].astype("float64"), unit="s", utc=True)
@@ -394,19 +402,15 @@ class Monitor:
 
     def report(self, report_id:int|str="latest", name:str|None=None) -> DriftReport:
         "A stored report by id (or the latest, of model `name` when given)."
-        c = drift_reports.c
-        q = sa.select(drift_reports)
-        if report_id == "latest":
-            q = q.order_by(c.id.desc()).limit(1)
-            if name: q = q.where(c.model == name)
+        if report_id == "latest": found = self.stored(name, limit=1)
         else:
-            try: q = q.where(c.id == int(report_id))
+            try: report_id = int(report_id)
             except (TypeError, ValueError): raise MonitorError(f"Bad report id {report_id!r}: expected a number or 'latest'.") from None
-        with self._ws.store.transaction(write=False) as conn: row = conn.execute(q).mappings().first()
-        if row is None: raise NotFoundError(f"No drift report {report_id!r}" + (f" of model {name!r}" if name else "") + ".")
-        rep = DriftReport.from_dict(row["report"])
-        rep.meta.update(id=row["id"], created_at=row["created_at"], job_id=row["job_id"],
-                        reference_id=row["reference_id"], current_id=row["current_id"])
+            found = self.stored(report_id=report_id, limit=1)
+        if not found: raise NotFoundError(f"No drift report {report_id!r}" + (f" of model {name!r}" if name else "") + ".")
+        d = found[0]
+        rep = DriftReport.from_dict({k: v for k, v in d.items() if k not in ("reference_id", "current_id")})
+        rep.meta.update(reference_id=d["reference_id"], current_id=d["current_id"])
         return rep
 
     def lineage(self, name:str):
@@ -434,10 +438,6 @@ def _join_labels(df, lab, id_col:str, how:str="left"):
     if df[id_col].dtype != lab[id_col].dtype:
         df, lab = df.assign(**{id_col: df[id_col].astype(str)}), lab.assign(**{id_col: lab[id_col].astype(str)})
     return df.merge(lab, on=id_col, how=how)
-
-def pd_frame(**columns):
-    import pandas as pd
-    return pd.DataFrame(columns)
 
 def _period(window:str) -> str:
     w = str(window).strip()

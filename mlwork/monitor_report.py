@@ -113,15 +113,6 @@ def _page(title:str, body:str) -> str:
 
 def _fig(f) -> str: return f"<div class='fig'>{f.to_html(full_html=False, include_plotlyjs=False)}</div>"
 
-def _stored(ws, name:str|None=None, limit:int=30) -> list:
-    "The newest `limit` stored reports of `name`, as dicts with their ids and times."
-    ids = ws.monitor.reports(name, limit=limit).id.tolist()
-    out = []
-    for i in ids:
-        r = ws.monitor.report(i)
-        out.append(dict(r.to_dict(), id=r.meta["id"], created_at=r.meta["created_at"]))
-    return out
-
 def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str:
     "A standalone HTML page for one stored drift report."
     rep = ws.monitor.report(report_id, name=name)
@@ -169,7 +160,7 @@ def model_card_html(ws, name:str, alias:str="production", intended_use:str|None=
     gates = (promos.details.iloc[-1] or {}).get("gates", []) if len(promos) else []
     use = intended_use or mv.description or "not stated: pass --intended-use, or describe the model version when registering it"
     versions = reg.versions(name)
-    reports = _stored(ws, name)
+    reports = ws.monitor.stored(name, limit=30)
     latest = reports[0] if reports else None
     status = ("no drift check yet" if latest is None else
               f"report #{latest['id']} on {latest.get('current')}: "

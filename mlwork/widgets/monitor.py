@@ -7,7 +7,7 @@ from __future__ import annotations
 import html, traceback
 import ipywidgets as W
 import traitlets as T
-from ..monitor_report import drift_heatmap, performance_figure, _stored
+from ..monitor_report import drift_heatmap, performance_figure
 
 # %% auto #0
 __all__ = ['MonitorPanel', 'monitor_panel']
@@ -56,7 +56,7 @@ class MonitorPanel(W.VBox):
         "Re-read the reports, the events and the model's aliases."
         ws, name = self._ws, self.name
         ws.registry.versions(name)                 # a clear error for an unknown model
-        self.reports = _stored(ws, name, limit=self.limit)
+        self.reports = ws.monitor.stored(name, limit=self.limit)
         pol = ws.monitor.policy(name)
         latest = self.reports[0] if self.reports else None
         verdict = ("no drift check yet: run the monitor job (mlwork monitor run NAME --data ...)" if latest is None else
