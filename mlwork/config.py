@@ -4,14 +4,15 @@
 
 # %% ../nbs/01_config.ipynb #01-config-002
 from __future__ import annotations
-import configparser, difflib, os, re, warnings
+import configparser, difflib, getpass, os, re, warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from .errors import SettingsError
+from .errors import SettingsError, ExecutorUnavailableWarning
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'SECTION', 'FILENAME', 'OTHER_ENV', 'TEMPLATE', 'Settings', 'find_workspace', 'load_settings',
-           'init_workspace', 'copy_job_templates']
+           'init_workspace', 'copy_job_templates', 'current_user']
 
 # %% ../nbs/01_config.ipynb #01-config-005
 DEFAULTS = {
@@ -141,8 +142,20 @@ def _resolve_artifacts(s:Settings, value:str) -> str:
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (s.root / p).resolve())
 
+_warned: set = set()     # warnings already shown in this process
+
+def _warn_once(key, message:str, category):
+    if key in _warned: return
+    _warned.add(key)
+    warnings.warn(message, category, stacklevel=4)   # at the caller of load_settings
+
 def _check_executor(s:Settings, value:str) -> str:
-    if value == "local" or _DASK_RE.match(value): return value
+    if value == "local": return value
+    if _DASK_RE.match(value):
+        _warn_once(("executor", value), f"Setting executor = {value!r} ({s.where('executor')}): the Dask executor is "
+                   f"not available in this version of mlwork, so jobs will refuse to run until you set "
+                   f"executor = local.", ExecutorUnavailableWarning)
+        return value
     raise _bad(s, "executor", value, "'local' or 'dask://HOST:PORT'")
 
 # %% ../nbs/01_config.ipynb #01-config-013
@@ -215,3 +228,13 @@ def copy_job_templates(folder:Path) -> list:
         if t.name.endswith(".ipynb") and not (folder / t.name).exists():
             (folder / t.name).write_bytes(t.read_bytes()); copied.append(t.name)
     return copied
+
+# %% ../nbs/01_config.ipynb #01-config-024
+def current_user() -> str:
+    "Who is acting: the MLWORK_USER environment variable, else the OS user, else 'unknown'."
+    return os.environ.get("MLWORK_USER") or _os_user()
+
+@lru_cache(maxsize=1)
+def _os_user() -> str:
+    try: return getpass.getuser()
+    except Exception: return "unknown"

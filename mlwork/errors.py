@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError', 'SchemaVersionError', 'NotFoundError', 'ArtifactError',
            'ArtifactCorruptError', 'InvalidPathError', 'TrackingError', 'ParamConflictError', 'RunStateError',
-           'QueryError', 'show']
+           'QueryError', 'MlworkWarning', 'ExecutorUnavailableWarning', 'UnknownExperimentWarning', 'show']
 
 # %% ../nbs/00_errors.ipynb #00-errors-003
 class MlworkError(Exception):
@@ -46,6 +46,16 @@ class RunStateError(MlworkError):
 
 class QueryError(MlworkError, ValueError):
     "A `where` or `order_by` expression could not be parsed."
+
+# %% ../nbs/00_errors.ipynb #00-errors-008
+class MlworkWarning(UserWarning):
+    "Root of every warning mlwork shows."
+
+class ExecutorUnavailableWarning(MlworkWarning):
+    "The configured job executor is not available in this version of mlwork."
+
+class UnknownExperimentWarning(MlworkWarning):
+    "A query named an experiment that does not exist (the result is empty)."
 
 # %% ../nbs/00_errors.ipynb #00-errors-005
 def show(value, width:int=80) -> str:

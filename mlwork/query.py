@@ -4,12 +4,12 @@
 
 # %% ../nbs/05_query.ipynb #05-query-002
 from __future__ import annotations
-import re, time
+import difflib, re, time, warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 import sqlalchemy as sa
-from .errors import QueryError
-from .store import Store, experiments, runs, params, latest_metrics, tags, metrics
+from .errors import QueryError, UnknownExperimentWarning
+from .store import Store, experiments, runs, params, latest_metrics, tags, metrics, RUNNING
 
 # %% auto #0
 __all__ = ['ATTRIBUTES', 'BASE_COLUMNS', 'Tok', 'tokenize', 'parse_where', 'compile_where', 'compile_order', 'runs_frame',
@@ -86,8 +86,6 @@ class _Parser:
 
     def not_(self):
         if self.peek().kind == "not": self.take(); return ("not", self.not_())
-        if self.peek().kind == "(":
-            self.take(); node = self.or_(); self.expect(")", "')'"); return node
         if self.peek().text == "(":
             self.take(); node = self.or_(); self.expect_punct(")"); return node
         return self.comparison()
@@ -289,9 +287,12 @@ def runs_frame(store:Store, experiment:str|list|None=None, where:str|None=None, 
         exp_ids = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
-            exp_ids = conn.execute(sa.select(experiments.c.id).where(experiments.c.name.in_(names))).scalars().all()
+            found = dict(conn.execute(sa.select(experiments.c.name, experiments.c.id)
+                                      .where(experiments.c.name.in_(names))).all())
+            exp_ids = list(found.values())
+            if len(found) < len(set(names)): _warn_unknown(conn, [n for n in names if n not in found])
         rows = conn.exec_driver_sql(*_compiled(conn, _select_runs(exp_ids, where, order_by, limit, now))).fetchall()
-        live = [i for i, r in enumerate(rows) if r[3] == "RUNNING"]
+        live = [i for i, r in enumerate(rows) if r[3] == RUNNING]
         live_summaries = _running_summaries(conn, [rows[i][0] for i in live]) if live else {}
     cols = list(zip(*rows)) if rows else [()] * 11
     start = np.array(cols[4], dtype="float64")
@@ -307,6 +308,15 @@ def runs_frame(store:Store, experiment:str|list|None=None, where:str|None=None, 
     t = _expand("tags", cols[10])
     m = m.astype("float64")
     return pd.concat([base, p, m, t], axis=1)
+
+def _warn_unknown(conn, missing:list):
+    "Warn that experiments `missing` do not exist, with the close names of those that do."
+    known = conn.execute(sa.select(experiments.c.name)).scalars().all()
+    for name in missing:
+        near = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(map(repr, near))}?" if near else (
+            f"; experiments are {', '.join(map(repr, sorted(known)[:10]))}" if known else "; there are no experiments yet")
+        warnings.warn(f"No experiment named {name!r}: it has no runs{hint}", UnknownExperimentWarning, stacklevel=4)
 
 def _compiled(conn, q):
     "Compile once and run through the driver: skips SQLAlchemy's per-row Row objects on large results."

@@ -11,10 +11,15 @@ from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, UniqueCo
 from .errors import StoreError, StoreBusyError, SchemaVersionError, MlworkError
 
 # %% auto #0
-__all__ = ['metadata', 'Key', 'Name', 'Digest', 'RunId', 'Time', 'experiments', 'jobs', 'runs', 'params', 'metrics',
-           'latest_metrics', 'tags', 'artifacts', 'dataset_versions', 'run_datasets', 'models', 'model_versions',
-           'events', 'aliases', 'alias_history', 'drift_reports', 'REVISIONS', 'HEAD_REVISION', 'map_error',
-           'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled', 'fast_execute']
+__all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'ENDED', 'metadata', 'Key', 'Name', 'Digest', 'RunId', 'Time',
+           'experiments', 'jobs', 'runs', 'params', 'metrics', 'latest_metrics', 'tags', 'artifacts',
+           'dataset_versions', 'run_datasets', 'models', 'model_versions', 'events', 'aliases', 'alias_history',
+           'drift_reports', 'REVISIONS', 'HEAD_REVISION', 'map_error', 'ConflictError', 'Store', 'insert_ignore',
+           'upsert', 'compiled', 'fast_execute']
+
+# %% ../nbs/02_store.ipynb #02-store-025
+QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
+ENDED = (FINISHED, FAILED, KILLED)     # the statuses of a run or job that is over
 
 # %% ../nbs/02_store.ipynb #02-store-005
 metadata = sa.MetaData(naming_convention={
@@ -79,6 +84,7 @@ params = sa.Table("params", metadata,
     PrimaryKeyConstraint("run_id", "key"),
     sqlite_with_rowid=False)
 
+# %% ../nbs/02_store.ipynb #02-store-030
 # Tables keyed by run (params, metrics, latest metrics, tags, artifacts) are stored by SQLite as one
 # B-tree clustered on their primary key (WITHOUT ROWID): fewer pages per commit, and a run's rows together.
 # Params and latest metrics have no index on (key, value): filters scan those tables (a few ms per
@@ -126,6 +132,7 @@ artifacts = sa.Table("artifacts", metadata,
     Index(None, "digest"),
     sqlite_with_rowid=False)
 
+# %% ../nbs/02_store.ipynb #02-store-033
 dataset_versions = sa.Table("dataset_versions", metadata,
     Column("id", sa.Integer, primary_key=True, autoincrement=True),
     Column("name", Name, nullable=False),

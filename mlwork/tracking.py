@@ -4,30 +4,33 @@
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-002
 from __future__ import annotations
-import getpass, hashlib, html, io, json, math, numbers, os, platform, re, socket, subprocess, sys
-import threading, time, traceback, uuid, atexit, itertools
-from functools import lru_cache
+import io, json, math, numbers, os, re, threading, time, traceback, uuid, itertools
 from operator import itemgetter
 from pathlib import Path
 import sqlalchemy as sa
+from fastcore.basics import patch
 from .errors import (TrackingError, ParamConflictError, RunStateError, ArtifactError, NotFoundError, show)
+from .fmt import kv_html
+from .config import current_user
 from .store import (Store, ConflictError, upsert, insert_ignore, fast_execute, experiments, runs, params, metrics,
-                          latest_metrics, tags, artifacts, run_datasets, dataset_versions)
+                          latest_metrics, tags, artifacts, run_datasets, dataset_versions,
+                          RUNNING, FINISHED, FAILED, KILLED)
 from .artifacts import BlobStore, check_path
+from .provenance import git_version, file_digest, code_version, environment
+from .liveness import HEARTBEAT_S, STALE_AFTER_S, HOST, _live, dead_runs
 
 # %% auto #0
-__all__ = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'DATASET_ROLES', 'STATUSES', 'HEARTBEAT_S', 'STALE_AFTER_S', 'HOST',
-           'METRIC_COLUMNS', 'check_key', 'param_value', 'metric_value', 'git_version', 'file_digest', 'code_version',
-           'environment', 'current_user', 'reap_dead_runs', 'experiment_id', 'statements', 'summary_value', 'summarize',
-           'Run', 'start_run']
+__all__ = ['DATASET_ROLES', 'STATUSES', 'METRIC_COLUMNS', 'check_key', 'param_value', 'metric_value', 'experiment_id',
+           'statements', 'summary_value', 'summarize', 'reap_dead_runs', 'Run', 'start_run', 'get_run', 'RUNNING',
+           'FINISHED', 'FAILED', 'KILLED', 'HEARTBEAT_S', 'STALE_AFTER_S', 'HOST', 'git_version', 'file_digest',
+           'code_version', 'environment', 'current_user']
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-005
-RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 DATASET_ROLES = ("train", "valid", "test", "reference", "current")
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
-HEARTBEAT_S = 30.0      # how often a live process refreshes its runs' heartbeat
-STALE_AFTER_S = 150.0   # a run on another host with no heartbeat for this long is dead
-HOST = socket.gethostname()
+# names that lived here before the split, still importable from tracking
+_all_ = ["RUNNING", "FINISHED", "FAILED", "KILLED", "HEARTBEAT_S", "STALE_AFTER_S", "HOST", "git_version",
+         "file_digest", "code_version", "environment", "current_user"]
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-007
 _KEY_RE = re.compile(r"^[\w\-./: ]{1,250}$")
@@ -65,146 +68,6 @@ def metric_value(key:str, value) -> float:
 def _step(key:str, step) -> int:
     if isinstance(step, numbers.Integral) and not isinstance(step, bool): return int(step)
     raise TrackingError(f"Bad step for metric {key!r}: expected an integer, got {type(step).__name__} {show(step)}.")
-
-# %% ../nbs/04_tracking.ipynb #04-tracking-009
-@lru_cache(maxsize=16)
-def git_version(cwd:str) -> dict:
-    "The git commit of `cwd` and whether its tracked files differ from it ({} outside a repository)."
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode: return {}
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-        return {"code_commit": head.stdout.strip(), "code_dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError): return {}
-
-def _kernel_notebook() -> str|None:
-    path = os.environ.get("MLWORK_NOTEBOOK")
-    if path: return path
-    ip = sys.modules.get("IPython")
-    shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
-    session = shell.user_ns.get("__session__") if shell is not None else None
-    session = session or os.environ.get("JPY_SESSION_NAME")
-    if session and session.endswith(".ipynb"): return session
-    main = sys.argv[0] if sys.argv else ""
-    if main.endswith(".py") and "ipykernel_launcher" not in main and os.path.isfile(main): return main
-    return None
-
-_digests: dict = {}
-def file_digest(path:str) -> str|None:
-    "sha256 of a file's content, cached by (path, mtime, size)."
-    try: st = os.stat(path)
-    except OSError: return None
-    key = (path, st.st_mtime_ns, st.st_size)
-    if key not in _digests:
-        with open(path, "rb") as f: _digests[key] = hashlib.sha256(f.read()).hexdigest()
-    return _digests[key]
-
-def code_version() -> dict:
-    "Columns describing the code a run comes from."
-    out = dict(git_version(os.getcwd()))
-    path = _kernel_notebook()
-    if path:
-        out["code_path"] = str(Path(path).resolve())
-        out["code_digest"] = file_digest(out["code_path"])
-    return out
-
-@lru_cache(maxsize=1)
-def environment() -> tuple[str, str, bytes]:
-    "(python version, sha256 of the package list, the package list) of this interpreter."
-    from importlib import metadata
-    pkgs = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]},
-                  key=str.lower)
-    text = f"# python {platform.python_version()} ({sys.executable})\n" + "\n".join(pkgs) + "\n"
-    data = text.encode()
-    return platform.python_version(), hashlib.sha256("\n".join(pkgs).encode()).hexdigest(), data
-
-def current_user() -> str:
-    "The identity recorded on runs: MLWORK_USER, else the OS user."
-    return os.environ.get("MLWORK_USER") or _os_user()
-
-@lru_cache(maxsize=1)
-def _os_user() -> str:
-    try: return getpass.getuser()
-    except Exception: return "unknown"
-
-# %% ../nbs/04_tracking.ipynb #04-tracking-011
-class _Liveness:
-    def __init__(self):
-        self.open: dict = {}            # run id -> Run
-        self.lock = threading.Lock()
-        self.thread = None
-        self.crashed = None             # the uncaught exception that is ending the program
-
-    def add(self, run):
-        with self.lock:
-            self.open[run.id] = run
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._beat, name="mlwork-heartbeat", daemon=True)
-                self.thread.start()
-
-    def remove(self, run):
-        with self.lock: self.open.pop(run.id, None)
-
-    def _beat(self):
-        while True:
-            time.sleep(HEARTBEAT_S)
-            with self.lock: open_runs = list(self.open.values())
-            by_store = {}
-            for r in open_runs: by_store.setdefault(r._store, []).append(r.id)
-            for store, ids in by_store.items():
-                try:
-                    with store.transaction(what="refreshing run heartbeats") as conn:
-                        conn.execute(runs.update().where(runs.c.id.in_(ids), runs.c.status == RUNNING)
-                                     .values(heartbeat_at=time.time()))
-                except Exception: pass   # the next beat tries again; a dead store is reported elsewhere
-
-    def at_exit(self):
-        status = FAILED if self.crashed else FINISHED
-        error = "".join(traceback.format_exception_only(*self.crashed[:2])).strip() if self.crashed else None
-        for r in list(self.open.values()):
-            try: r.end(status, error=error and f"The program ended with an uncaught exception: {error}")
-            except Exception: pass
-
-_live = _Liveness()
-atexit.register(_live.at_exit)
-_prev_hook = sys.excepthook
-def _excepthook(*exc):
-    _live.crashed = exc
-    _prev_hook(*exc)
-sys.excepthook = _excepthook
-
-def _pid_alive(pid:int, started:float) -> bool:
-    import psutil
-    try:
-        p = psutil.Process(pid)
-        if p.status() == psutil.STATUS_ZOMBIE: return False
-        return p.create_time() <= started + 1.0     # a later process reusing the pid is not ours
-    except psutil.NoSuchProcess: return False
-    except psutil.Error: return True                 # cannot tell: assume alive
-
-def reap_dead_runs(store:Store) -> list:
-    "Mark FAILED the RUNNING runs whose process is gone; return their ids."
-    now = time.time()
-    with store.transaction(write=False, what="looking for dead runs") as conn:
-        rows = conn.execute(sa.select(runs.c.id, runs.c.host, runs.c.pid, runs.c.start_time, runs.c.heartbeat_at)
-                            .where(runs.c.status == RUNNING)).all()
-    dead = {}
-    for rid, host, pid, started, beat in rows:
-        if rid in _live.open: continue
-        if host == HOST and pid is not None:
-            if pid != os.getpid() and not _pid_alive(pid, started):
-                dead[rid] = f"The process {pid} on {host} that ran this run ended without closing it."
-        elif now - (beat or started) > STALE_AFTER_S:
-            dead[rid] = (f"No heartbeat from process {pid} on {host} since "
-                         f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(beat or started))}.")
-    if dead:
-        S = statements(store)
-        with store.transaction(what="marking dead runs FAILED") as conn:
-            summarize(conn, S, list(dead))
-            fast_execute(conn, S.end, [{"id": rid, "s": FAILED, "e": now, "err": why} for rid, why in dead.items()])
-    return list(dead)
 
 # %% ../nbs/04_tracking.ipynb #04-tracking-013
 def experiment_id(store:Store, name:str, create:bool=True) -> int:
@@ -271,6 +134,18 @@ def _check_running(conn, S:_Statements, run_id:str):
         raise RunStateError(f"Run {run_id} has ended with status {status[0][0]}; start a new run "
                             f"(runs are never rewritten).")
 
+# %% ../nbs/04_tracking.ipynb #04-tracking-040
+def reap_dead_runs(store:Store) -> list:
+    "Mark FAILED the RUNNING runs whose process is gone; return their ids."
+    now = time.time()
+    dead = dead_runs(store)
+    if dead:
+        S = statements(store)
+        with store.transaction(what="marking dead runs FAILED") as conn:
+            summarize(conn, S, list(dead))
+            fast_execute(conn, S.end, [{"id": rid, "s": FAILED, "e": now, "err": why} for rid, why in dead.items()])
+    return list(dead)
+
 # %% ../nbs/04_tracking.ipynb #04-tracking-017
 class Run:
     "A run of an experiment: log params, metrics, tags and artifacts to it."
@@ -283,7 +158,6 @@ class Run:
         self._fresh = fresh             # created by this handle: no metric exists yet
         self._S = statements(store)
 
-    # -- record fields ------------------------------------------------------------------------
     name = property(lambda self: self._row.get("name"))
     status = property(lambda self: self._row.get("status"))
     parent_id = property(lambda self: self._row.get("parent_id"))
@@ -304,321 +178,122 @@ class Run:
             raise RunStateError(f"Run {self.id} ({self.name}) has ended with status {self._row['status']}; "
                                 f"start a new run (runs are never rewritten).")
 
-    # -- params ---------------------------------------------------------------------------------
-    def log_param(self, key:str, value):
-        "Record one param. Setting a different value for an existing key raises `ParamConflictError`."
-        self.log_params({key: value})
-
-    def log_params(self, values:dict):
-        "Record several params in one transaction."
-        self._check_open()
-        rows = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
-                for k, (t, n) in ((k, param_value(v)) for k, v in dict(values).items())]
-        if rows: _insert_params(self._store, self._S, self.id, rows)
-
-    # -- metrics --------------------------------------------------------------------------------
-    def _next_step(self, key):
-        with self._lock:
-            last = self._steps.get(key)
-            if last is None and not self._fresh:
-                with self._store.transaction(write=False) as conn:
-                    last = conn.execute(sa.select(sa.func.max(metrics.c.step))
-                                        .where(metrics.c.run_id == self.id, metrics.c.key == key)).scalar()
-            step = 0 if last is None else last + 1
-            self._steps[key] = step
-            return step
-
-    def log_metric(self, key:str, value, step:int|None=None, timestamp:float|None=None):
-        "Record one metric value at `step` (default: the key's last step + 1, starting at 0)."
-        self._check_open()
-        check_key(key, "metric")
-        v = metric_value(key, value)
-        step = self._next_step(key) if step is None else _step(key, step)
-        nan = v != v
-        row = {"run_id": self.id, "key": key, "step": step, "value": 0.0 if nan else v, "is_nan": nan,
-               "timestamp": time.time() if timestamp is None else float(timestamp)}
-        with self._store.transaction(what=f"logging metric {key!r}") as conn:
-            _check_running(conn, self._S, self.id)
-            fast_execute(conn, self._S.insert_metric, [row])
-            fast_execute(conn, self._S.upsert_latest, [{**row, "value": None if nan else v}])
-
-    def log_metrics(self, values:dict, step:int|None=None, timestamp:float|None=None):
-        "Record several metrics at one step (default: each key's next step) in one transaction."
-        self._check_open()
-        ts = time.time() if timestamp is None else float(timestamp)
-        self.log_batch(metrics=[(check_key(k, "metric"), v, self._next_step(k) if step is None else step, ts)
-                                for k, v in dict(values).items()])
-
-    def log_batch(self, metrics=None,   # (key, value, step[, timestamp]) tuples, dicts with those keys, or a DataFrame
-                  params:dict|None=None, tags:dict|None=None):
-        "Record many values in one transaction: the fast path for long histories."
-        self._check_open()
-        rows, latest = self._metric_rows(metrics) if metrics is not None else ([], [])
-        with self._lock:
-            for r in latest: self._steps[r["key"]] = max(self._steps.get(r["key"], -1), r["step"])
-        prow = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
-                for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
-        trow = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
-        if prow: _insert_params(self._store, self._S, self.id, prow)
-        if not rows and not trow: return
-        with self._store.transaction(what="logging a batch") as conn:
-            _check_running(conn, self._S, self.id)
-            if rows:
-                fast_execute(conn, self._S.insert_metric, rows, columns=METRIC_COLUMNS)
-                fast_execute(conn, self._S.upsert_latest, latest)
-            if trow: _write_tags(conn, self._S, self.id, trow)
-
-    def _metric_rows(self, metrics) -> tuple[list, list]:
-        "Validated rows for `metrics` (tuples in METRIC_COLUMNS order) and the latest row of each key (dicts)."
-        ks, vs, ss, ts = _metric_columns(metrics)
-        if not ks: return [], []
-        try: keys = set(ks)
-        except TypeError: keys = ks
-        for k in keys: check_key(k, "metric")
-        # Whole-column checks run in C; only a column that fails one is converted value by value.
-        if not set(map(type, vs)) <= {float, int}: vs = [metric_value(k, v) for k, v in zip(ks, vs)]
-        total = sum(vs)
-        nans = [v != v for v in vs] if total != total else None       # a NaN (or inf - inf) somewhere
-        if nans: vs = [0.0 if n else v for v, n in zip(vs, nans)]
-        if ss is None or None in ss:
-            ss = [self._next_step(k) if s is None else _step(k, s) for k, s in zip(ks, ss or [None] * len(ks))]
-        elif set(map(type, ss)) != {int}: ss = [_step(k, s) for k, s in zip(ks, ss)]
-        now = time.time()
-        if ts is not None: ts = [now if t is None else float(t) for t in ts]
-        rows = list(zip(itertools.repeat(self.id), ks, ss, itertools.repeat(now) if ts is None else ts, vs,
-                        nans or itertools.repeat(False)))
-        return rows, _latest(rows, keys, ss, ts is None)
-    # -- tags -------------------------------------------------------------------------------------
-    def set_tag(self, key:str, value):
-        "Set a tag; unlike params, tags may change."
-        self.set_tags({key: value})
-
-    def set_tags(self, values:dict):
-        "Set several tags at once."
-        rows = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in dict(values).items()]
-        if rows:
-            with self._store.transaction(what="setting tags") as conn: _write_tags(conn, self._S, self.id, rows)
-
-    # -- datasets ---------------------------------------------------------------------------------
-    def use_dataset(self, dataset, role:str="train"):
-        "Record that the run used a dataset version (from `ws.datasets`) as `role`: train, valid, test, reference or current."
-        if role not in DATASET_ROLES:
-            raise TrackingError(f"Bad role {role!r}: expected one of {', '.join(map(repr, DATASET_ROLES))}.")
-        dv_id = getattr(dataset, "id", None)
-        if not isinstance(dv_id, int) or not hasattr(dataset, "digest"):
-            raise TrackingError(f"Bad dataset {show(dataset)}: expected a DatasetVersion from ws.datasets.log() or .get().")
-        self._check_open()
-        with self._store.transaction(what="recording a dataset") as conn:
-            _check_running(conn, self._S, self.id)
-            conn.execute(insert_ignore(self._store.dialect, run_datasets).values(
-                run_id=self.id, dataset_version_id=dv_id, role=role))
-        return dataset
-
-    def datasets(self):
-        "The dataset versions this run used, with their role."
-        import pandas as pd
-        c = dataset_versions.c
-        with self._store.transaction(write=False) as conn:
-            rows = conn.execute(sa.select(c.name, c.version, c.digest, run_datasets.c.role)
-                                .join(run_datasets, run_datasets.c.dataset_version_id == c.id)
-                                .where(run_datasets.c.run_id == self.id).order_by(c.name, c.version)).all()
-        return pd.DataFrame(rows, columns=["dataset", "version", "digest", "role"])
-
-    # -- artifacts --------------------------------------------------------------------------------
-    def log_bytes(self, data:bytes, path:str, media_type:str|None=None) -> str:
-        "Store `data` as the run's artifact `path`; return the path."
-        path = check_path(path)
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ArtifactError(f"Bad data for artifact {path!r}: expected bytes, got {type(data).__name__}.")
-        digest, size = self._blobs.put_bytes(bytes(data))
-        return self._add_artifact(path, digest, size, media_type)
-
-    def log_text(self, text:str, path:str) -> str:
-        "Store a string as a UTF-8 text artifact."
-        return self.log_bytes(text.encode(), path, "text/plain")
-
-    def log_dict(self, obj, path:str) -> str:
-        "Store a JSON-serialisable object as a JSON artifact."
-        return self.log_bytes(json.dumps(obj, indent=1, sort_keys=True, default=str).encode(), path, "application/json")
-
-    def log_artifact(self, local_path:str|os.PathLike, path:str|None=None) -> list:
-        "Store a local file, or every file of a folder, under `path` (default: its name); return the paths."
-        src = Path(local_path)
-        if not src.exists(): raise ArtifactError(f"Cannot log artifact: {str(src)!r} does not exist.")
-        base = check_path(path) if path else src.name
-        files = [(src, base)] if src.is_file() else [
-            (f, f"{base}/{f.relative_to(src).as_posix()}") for f in sorted(src.rglob("*")) if f.is_file()]
-        out = []
-        for f, p in files:
-            digest, size = self._blobs.put_file(f)
-            out.append(self._add_artifact(check_path(p), digest, size, _media_type(p)))
-        return out
-
-    def log_dataframe(self, df, path:str) -> str:
-        "Store a pandas DataFrame as a Parquet artifact (`.parquet` is added when missing)."
-        if not path.endswith(".parquet"): path += ".parquet"
-        buf = io.BytesIO(); df.to_parquet(buf)
-        return self.log_bytes(buf.getvalue(), path, "application/vnd.apache.parquet")
-
-    def log_figure(self, fig, path:str, html:bool=True) -> list:
-        "Store a plotly figure as JSON (and a standalone HTML page), or a matplotlib figure as PNG."
-        path = check_path(path)
-        stem = re.sub(r"\.(json|html|png)$", "", path)
-        if hasattr(fig, "to_plotly_json"):
-            out = [self.log_bytes(fig.to_json().encode(), stem + ".json", "application/vnd.plotly.v1+json")]
-            if html: out.append(self.log_bytes(fig.to_html(include_plotlyjs=True, full_html=True).encode(),
-                                               stem + ".html", "text/html"))
-            return out
-        if hasattr(fig, "savefig"):
-            buf = io.BytesIO(); fig.savefig(buf, format="png", bbox_inches="tight")
-            return [self.log_bytes(buf.getvalue(), stem + ".png", "image/png")]
-        raise ArtifactError(f"Bad figure for artifact {path!r}: expected a plotly or matplotlib figure, "
-                            f"got {type(fig).__name__}.")
-
-    def _add_artifact(self, path, digest, size, media_type):
-        self._check_open()
-        row = dict(run_id=self.id, path=path, digest=digest, size=size, media_type=media_type, created_at=time.time())
-        with self._store.transaction(what=f"recording artifact {path!r}") as conn:
-            old = conn.execute(sa.select(artifacts.c.digest)
-                               .where(artifacts.c.run_id == self.id, artifacts.c.path == path)).scalar()
-            if old is None: conn.execute(artifacts.insert().values(**row))
-            elif old != digest:
-                raise ArtifactError(f"Run {self.id} already has an artifact {path!r} with other content; "
-                                    f"runs are never rewritten, so log it under a new path.")
-        return path
-
-    def artifacts(self):
-        "The run's artifacts as a DataFrame (path, digest, size, media_type, created)."
-        import pandas as pd
-        with self._store.transaction(write=False) as conn:
-            rows = conn.execute(sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size,
-                                          artifacts.c.media_type, artifacts.c.created_at)
-                                .where(artifacts.c.run_id == self.id).order_by(artifacts.c.path)).all()
-        return pd.DataFrame(rows, columns=["path", "digest", "size", "media_type", "created_at"])
-
-    def load_artifact(self, path:str) -> bytes:
-        "The bytes of artifact `path`, checked against their digest."
-        path = check_path(path)
-        with self._store.transaction(write=False) as conn:
-            digest = conn.execute(sa.select(artifacts.c.digest)
-                                  .where(artifacts.c.run_id == self.id, artifacts.c.path == path)).scalar()
-        if digest is None: raise NotFoundError(f"Run {self.id} has no artifact {path!r}.")
-        return self._blobs.get_bytes(digest)
-
-    # -- reading back --------------------------------------------------------------------------------
-    @property
-    def params(self) -> dict:
-        "The run's params, as stored text."
-        with self._store.transaction(write=False) as conn:
-            return dict(conn.execute(sa.select(params.c.key, params.c.value).where(params.c.run_id == self.id)).all())
-
-    @property
-    def metrics(self) -> dict:
-        "The latest value of each metric (NaN where NaN was logged)."
-        with self._store.transaction(write=False) as conn:
-            rows = conn.execute(sa.select(latest_metrics.c.key, latest_metrics.c.value)
-                                .where(latest_metrics.c.run_id == self.id)).all()
-        return {k: (math.nan if v is None else v) for k, v in rows}
-
-    @property
-    def tags(self) -> dict:
-        "The run's tags."
-        with self._store.transaction(write=False) as conn:
-            return dict(conn.execute(sa.select(tags.c.key, tags.c.value).where(tags.c.run_id == self.id)).all())
-
-    # -- nesting and ending ----------------------------------------------------------------------------
-    def start_run(self, name:str|None=None, **kw) -> "Run":
-        "Start a child run in the same experiment."
-        return start_run(self._store, self._blobs, self.experiment, name=name, parent=self, **kw)
-
-    def log_children(self, children:list,       # dicts with name, params, metrics, tags (each optional)
-                     status:str=FINISHED) -> list:
-        "Record many finished child runs in one transaction (e.g. the candidates of a search); return their ids."
-        self._check_open()
-        if status not in (FINISHED, FAILED, KILLED):
-            raise TrackingError(f"Bad status {status!r}: expected one of 'FINISHED', 'FAILED', 'KILLED'.")
-        now, S = time.time(), self._S
-        run_rows, prow, mrow, lrow, trow = [], [], [], [], []
-        base = {k: self._row.get(k) for k in ("experiment_id", "job_id", "user", "code_commit", "code_dirty", "code_path",
-                                             "code_digest", "python_version", "env_digest", "host", "pid")}
-        for i, ch in enumerate(children):
-            if not isinstance(ch, dict): raise TrackingError(f"Bad child {show(ch)} at position {i}: expected a dict.")
-            rid = uuid.uuid4().hex
-            ps = {check_key(k, "param"): param_value(v) for k, v in (ch.get("params") or {}).items()}
-            ms = {check_key(k, "metric"): metric_value(k, v) for k, v in (ch.get("metrics") or {}).items()}
-            ts = {check_key(k, "tag"): str(v) for k, v in (ch.get("tags") or {}).items()}
-            name = ch.get("name")
-            if name is not None and not isinstance(name, str): raise TrackingError(f"Bad child name {show(name)}: expected a string.")
-            run_rows.append(dict(base, id=rid, name=name, status=status, parent_id=self.id, rerun_of=None, start_time=now,
-                                 end_time=now, error=None, heartbeat_at=now,
-                                 params_json=json.dumps({k: summary_value(t, n) for k, (t, n) in ps.items()}),
-                                 metrics_json=json.dumps({k: (None if v != v else v) for k, v in ms.items()}),
-                                 tags_json=json.dumps(ts)))
-            prow += [dict(run_id=rid, key=k, value=t, num=n) for k, (t, n) in ps.items()]
-            for k, v in ms.items():
-                nan = v != v
-                mrow.append((rid, k, 0, now, 0.0 if nan else v, nan))
-                lrow.append(dict(run_id=rid, key=k, step=0, timestamp=now, value=None if nan else v))
-            trow += [dict(run_id=rid, key=k, value=v) for k, v in ts.items()]
-        with self._store.transaction(what=f"logging {len(run_rows)} child runs") as conn:
-            _check_running(conn, S, self.id)
-            if run_rows: fast_execute(conn, S.insert_run, run_rows)
-            if prow: fast_execute(conn, S.insert_params, prow)
-            if mrow: fast_execute(conn, S.insert_metric, mrow, columns=METRIC_COLUMNS)
-            if lrow: fast_execute(conn, S.upsert_latest, lrow)
-            if trow: fast_execute(conn, S.insert_tags, trow)
-        return [r["id"] for r in run_rows]
-
-    def log_model(self, model, name:str="model", **kw):
-        "Save a model as the run's artifact (skops by default); see `mlwork.models.log_model`."
-        from mlwork.models import log_model
-        return log_model(self, model, name=name, **kw)
-
-    def end(self, status:str=FINISHED, error:str|None=None):
-        "End the run with `status` (FINISHED, FAILED or KILLED). Ending an ended run does nothing."
-        if status not in (FINISHED, FAILED, KILLED):
-            raise TrackingError(f"Bad status {status!r}: expected one of 'FINISHED', 'FAILED', 'KILLED'.")
-        _live.remove(self)
-        if self._row["status"] != RUNNING: return
-        now = time.time()
-        with self._store.transaction(what="ending the run") as conn:
-            summarize(conn, self._S, [self.id])
-            fast_execute(conn, self._S.end, [{"id": self.id, "s": status, "e": now, "err": error}])
-        self._row.update(status=status, end_time=now, error=error)
-
-    def __enter__(self): return self
-
-    def __exit__(self, typ, exc, tb):
-        if typ is None: self.end(FINISHED)
-        elif issubclass(typ, KeyboardInterrupt): self.end(KILLED, error="Interrupted (KeyboardInterrupt).")
-        else:
-            text = "".join(traceback.format_exception(typ, exc, tb))
-            self.end(FAILED, error=text[-20000:])
-        return False
-
-    # -- display -------------------------------------------------------------------------------------
     def __repr__(self):
         return f"Run(id={self.id!r}, experiment={self.experiment!r}, name={self.name!r}, status={self.status!r})"
 
-    def _repr_html_(self):
-        e = html.escape
-        dur = (self.end_time or time.time()) - self.start_time
-        rows = [("experiment", self.experiment), ("name", self.name), ("status", self.status),
-                ("started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.start_time))),
-                ("duration", f"{dur:.1f} s"), ("code", self._row.get("code_path") or ""),
-                ("commit", (self._row.get("code_commit") or "")[:12] + (" (dirty)" if self._row.get("code_dirty") else ""))]
-        body = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(str(v or ''))}</td></tr>"
-                       for k, v in rows)
-        ps = ", ".join(f"{e(k)}={e(v)}" for k, v in sorted(self.params.items()))
-        ms = ", ".join(f"{e(k)}={v:.4g}" for k, v in sorted(self.metrics.items()))
-        return (f"<div><b>Run</b> <code>{e(self.id)}</code><table>{body}"
-                f"<tr><th style='text-align:left'>params</th><td style='text-align:left'>{ps}</td></tr>"
-                f"<tr><th style='text-align:left'>metrics</th><td style='text-align:left'>{ms}</td></tr></table></div>")
+# %% ../nbs/04_tracking.ipynb #04-tracking-019
+_env_blob: dict = {}
 
-def _media_type(path:str) -> str|None:
-    import mimetypes
-    return mimetypes.guess_type(path)[0]
+def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, params:dict|None=None,
+              tags:dict|None=None, parent:Run|str|None=None, rerun_of:str|None=None, job_id:str|None=None,
+              exp_id:int|None=None) -> Run:
+    "Create a RUNNING run in `experiment` and return its handle."
+    if name is not None and not isinstance(name, str):
+        raise TrackingError(f"Bad run name {show(name)}: expected a string.")
+    eid = exp_id if exp_id is not None else experiment_id(store, experiment)
+    pyver, env_digest, env_text = environment()
+    if blobs.root not in _env_blob: _env_blob[blobs.root] = blobs.put_bytes(env_text)
+    now, rid = time.time(), uuid.uuid4().hex
+    job_id = job_id or os.environ.get("MLWORK_JOB_ID") or None
+    parent_id = parent.id if isinstance(parent, Run) else (parent or os.environ.get("MLWORK_PARENT_RUN") or None)
+    prow = [dict(run_id=rid, key=check_key(k, "param"), value=t, num=n)
+            for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
+    trow = [dict(run_id=rid, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
+    row = dict(id=rid, experiment_id=eid, name=name, status=RUNNING, parent_id=parent_id, job_id=job_id,
+               rerun_of=rerun_of, start_time=now, end_time=None, error=None, user=current_user(),
+               code_commit=None, code_dirty=None, code_path=None, code_digest=None, python_version=pyver,
+               env_digest=env_digest, host=HOST, pid=os.getpid(), heartbeat_at=now, params_json=None,
+               metrics_json=None, tags_json=json.dumps({r["key"]: r["value"] for r in trow}))
+    row.update(code_version())
+    digest, size = _env_blob[blobs.root]
+    S = statements(store)
+    with store.transaction(what=f"starting a run in {experiment!r}") as conn:
+        fast_execute(conn, S.insert_run, [row])
+        if prow: fast_execute(conn, S.insert_params, prow)
+        if trow: fast_execute(conn, S.insert_tags, trow)
+        fast_execute(conn, S.insert_artifact, [dict(run_id=rid, path="_mlwork/environment.txt", digest=digest,
+                                                    size=size, media_type="text/plain", created_at=now)])
+    run = Run(store, blobs, row, experiment, fresh=True)
+    _live.add(run)
+    return run
 
+def get_run(store:Store, blobs:BlobStore, run_id:str) -> Run:
+    "The run with id `run_id` (a unique prefix of at least 6 characters works too)."
+    with store.transaction(write=False, what=f"finding run {run_id!r}") as conn:
+        q = sa.select(runs, experiments.c.name.label("_exp")).join(experiments)
+        rows = conn.execute(q.where(runs.c.id == run_id)).mappings().all()
+        if not rows and isinstance(run_id, str) and len(run_id) >= 6:
+            rows = conn.execute(q.where(runs.c.id.like(run_id + "%")).limit(2)).mappings().all()
+    if len(rows) != 1:
+        raise NotFoundError(f"No run with id {run_id!r}" if not rows else f"Run id prefix {run_id!r} is ambiguous.")
+    row = dict(rows[0]); exp = row.pop("_exp")
+    return Run(store, blobs, row, exp)
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-045
+@patch
+def log_param(self:Run, key:str, value):
+    "Record one param. Setting a different value for an existing key raises `ParamConflictError`."
+    self.log_params({key: value})
+
+@patch
+def log_params(self:Run, values:dict):
+    "Record several params in one transaction."
+    self._check_open()
+    rows = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
+            for k, (t, n) in ((k, param_value(v)) for k, v in dict(values).items())]
+    if rows: _insert_params(self._store, self._S, self.id, rows)
+
+def _insert_params(store:Store, S:_Statements, run_id:str, rows:list):
+    "Insert params; the same value again is fine, a different one raises `ParamConflictError`."
+    with store.transaction(what="logging params") as conn:
+        _check_running(conn, S, run_id)
+        old = dict(conn.execute(sa.select(params.c.key, params.c.value).where(
+            params.c.run_id == run_id, params.c.key.in_([r["key"] for r in rows]))).all())
+        for r in rows:
+            if r["key"] in old and old[r["key"]] != r["value"]:
+                raise ParamConflictError(
+                    f"Param {r['key']!r} of run {run_id} is already {old[r['key']]!r}; cannot set it to "
+                    f"{r['value']!r}. Params are immutable: start a new run to try another value.")
+        new = [r for r in rows if r["key"] not in old]
+        if new: fast_execute(conn, S.insert_params, new)
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-047
+@patch
+def _next_step(self:Run, key):
+    with self._lock:
+        last = self._steps.get(key)
+        if last is None and not self._fresh:
+            with self._store.transaction(write=False) as conn:
+                last = conn.execute(sa.select(sa.func.max(metrics.c.step))
+                                    .where(metrics.c.run_id == self.id, metrics.c.key == key)).scalar()
+        step = 0 if last is None else last + 1
+        self._steps[key] = step
+        return step
+
+@patch
+def log_metric(self:Run, key:str, value, step:int|None=None, timestamp:float|None=None):
+    "Record one metric value at `step` (default: the key's last step + 1, starting at 0)."
+    self._check_open()
+    check_key(key, "metric")
+    v = metric_value(key, value)
+    step = self._next_step(key) if step is None else _step(key, step)
+    nan = v != v
+    row = {"run_id": self.id, "key": key, "step": step, "value": 0.0 if nan else v, "is_nan": nan,
+           "timestamp": time.time() if timestamp is None else float(timestamp)}
+    with self._store.transaction(what=f"logging metric {key!r}") as conn:
+        _check_running(conn, self._S, self.id)
+        fast_execute(conn, self._S.insert_metric, [row])
+        fast_execute(conn, self._S.upsert_latest, [{**row, "value": None if nan else v}])
+
+@patch
+def log_metrics(self:Run, values:dict, step:int|None=None, timestamp:float|None=None):
+    "Record several metrics at one step (default: each key's next step) in one transaction."
+    self._check_open()
+    ts = time.time() if timestamp is None else float(timestamp)
+    self.log_batch(metrics=[(check_key(k, "metric"), v, self._next_step(k) if step is None else step, ts)
+                            for k, v in dict(values).items()])
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-049
 METRIC_COLUMNS = ("run_id", "key", "step", "timestamp", "value", "is_nan")   # the metrics table's order
 
 def _metric_columns(metrics) -> tuple:
@@ -658,58 +333,297 @@ def _latest(rows:list, keys, steps, same_time:bool) -> list:
         out.append({"run_id": run_id, "key": key, "step": step, "timestamp": t, "value": None if nan else value})
     return out
 
+# %% ../nbs/04_tracking.ipynb #04-tracking-051
+@patch
+def log_batch(self:Run, metrics=None,   # (key, value, step[, timestamp]) tuples, dicts with those keys, or a DataFrame
+              params:dict|None=None, tags:dict|None=None):
+    "Record many values in one transaction: the fast path for long histories."
+    self._check_open()
+    rows, latest = self._metric_rows(metrics) if metrics is not None else ([], [])
+    with self._lock:
+        for r in latest: self._steps[r["key"]] = max(self._steps.get(r["key"], -1), r["step"])
+    prow = [dict(run_id=self.id, key=check_key(k, "param"), value=t, num=n)
+            for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
+    trow = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
+    if prow: _insert_params(self._store, self._S, self.id, prow)
+    if not rows and not trow: return
+    with self._store.transaction(what="logging a batch") as conn:
+        _check_running(conn, self._S, self.id)
+        if rows:
+            fast_execute(conn, self._S.insert_metric, rows, columns=METRIC_COLUMNS)
+            fast_execute(conn, self._S.upsert_latest, latest)
+        if trow: _write_tags(conn, self._S, self.id, trow)
+
+@patch
+def _metric_rows(self:Run, metrics) -> tuple[list, list]:
+    "Validated rows for `metrics` (tuples in METRIC_COLUMNS order) and the latest row of each key (dicts)."
+    ks, vs, ss, ts = _metric_columns(metrics)
+    if not ks: return [], []
+    try: keys = set(ks)
+    except TypeError: keys = ks
+    for k in keys: check_key(k, "metric")
+    # Whole-column checks run in C; only a column that fails one is converted value by value.
+    if not set(map(type, vs)) <= {float, int}: vs = [metric_value(k, v) for k, v in zip(ks, vs)]
+    total = sum(vs)
+    nans = [v != v for v in vs] if total != total else None       # a NaN (or inf - inf) somewhere
+    if nans: vs = [0.0 if n else v for v, n in zip(vs, nans)]
+    if ss is None or None in ss:
+        ss = [self._next_step(k) if s is None else _step(k, s) for k, s in zip(ks, ss or [None] * len(ks))]
+    elif set(map(type, ss)) != {int}: ss = [_step(k, s) for k, s in zip(ks, ss)]
+    now = time.time()
+    if ts is not None: ts = [now if t is None else float(t) for t in ts]
+    rows = list(zip(itertools.repeat(self.id), ks, ss, itertools.repeat(now) if ts is None else ts, vs,
+                    nans or itertools.repeat(False)))
+    return rows, _latest(rows, keys, ss, ts is None)
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-055
+@patch
+def set_tags(self:Run, values:dict):
+    "Set several tags at once; unlike params, tags may change."
+    rows = [dict(run_id=self.id, key=check_key(k, "tag"), value=str(v)) for k, v in dict(values).items()]
+    if rows:
+        with self._store.transaction(what="setting tags") as conn: _write_tags(conn, self._S, self.id, rows)
+
+@patch
+def set_tag(self:Run, key:str, value):
+    "Set a tag; unlike params, tags may change."
+    self.set_tags({key: value})
+
 def _write_tags(conn, S:_Statements, run_id:str, rows:list):
     "Upsert tags and refresh the run's tag summary."
     fast_execute(conn, S.upsert_tag, rows)
     t = dict(fast_execute(conn, S.run_tags, [{"id": run_id}], fetch=True))
     fast_execute(conn, S.set_tags_json, [{"id": run_id, "t": json.dumps(t)}])
 
-def _insert_params(store:Store, S:_Statements, run_id:str, rows:list):
-    "Insert params; the same value again is fine, a different one raises `ParamConflictError`."
-    with store.transaction(what="logging params") as conn:
-        _check_running(conn, S, run_id)
-        old = dict(conn.execute(sa.select(params.c.key, params.c.value).where(
-            params.c.run_id == run_id, params.c.key.in_([r["key"] for r in rows]))).all())
-        for r in rows:
-            if r["key"] in old and old[r["key"]] != r["value"]:
-                raise ParamConflictError(
-                    f"Param {r['key']!r} of run {run_id} is already {old[r['key']]!r}; cannot set it to "
-                    f"{r['value']!r}. Params are immutable: start a new run to try another value.")
-        new = [r for r in rows if r["key"] not in old]
-        if new: fast_execute(conn, S.insert_params, new)
+# %% ../nbs/04_tracking.ipynb #04-tracking-059
+@patch
+def use_dataset(self:Run, dataset, role:str="train"):
+    "Record that the run used a dataset version (from `ws.datasets`) as `role`: train, valid, test, reference or current."
+    if role not in DATASET_ROLES:
+        raise TrackingError(f"Bad role {role!r}: expected one of {', '.join(map(repr, DATASET_ROLES))}.")
+    dv_id = getattr(dataset, "id", None)
+    if not isinstance(dv_id, int) or not hasattr(dataset, "digest"):
+        raise TrackingError(f"Bad dataset {show(dataset)}: expected a DatasetVersion from ws.datasets.log() or .get().")
+    self._check_open()
+    with self._store.transaction(what="recording a dataset") as conn:
+        _check_running(conn, self._S, self.id)
+        conn.execute(insert_ignore(self._store.dialect, run_datasets).values(
+            run_id=self.id, dataset_version_id=dv_id, role=role))
+    return dataset
 
-# %% ../nbs/04_tracking.ipynb #04-tracking-019
-_env_blob: dict = {}
+@patch
+def datasets(self:Run):
+    "The dataset versions this run used, with their role."
+    import pandas as pd
+    c = dataset_versions.c
+    with self._store.transaction(write=False) as conn:
+        rows = conn.execute(sa.select(c.name, c.version, c.digest, run_datasets.c.role)
+                            .join(run_datasets, run_datasets.c.dataset_version_id == c.id)
+                            .where(run_datasets.c.run_id == self.id).order_by(c.name, c.version)).all()
+    return pd.DataFrame(rows, columns=["dataset", "version", "digest", "role"])
 
-def start_run(store:Store, blobs:BlobStore, experiment:str, name:str|None=None, params:dict|None=None,
-              tags:dict|None=None, parent:Run|str|None=None, rerun_of:str|None=None, job_id:str|None=None,
-              exp_id:int|None=None) -> Run:
-    "Create a RUNNING run in `experiment` and return its handle."
-    if name is not None and not isinstance(name, str):
-        raise TrackingError(f"Bad run name {show(name)}: expected a string.")
-    eid = exp_id if exp_id is not None else experiment_id(store, experiment)
-    pyver, env_digest, env_text = environment()
-    if blobs.root not in _env_blob: _env_blob[blobs.root] = blobs.put_bytes(env_text)
-    now, rid = time.time(), uuid.uuid4().hex
-    job_id = job_id or os.environ.get("MLWORK_JOB_ID") or None
-    parent_id = parent.id if isinstance(parent, Run) else (parent or os.environ.get("MLWORK_PARENT_RUN") or None)
-    prow = [dict(run_id=rid, key=check_key(k, "param"), value=t, num=n)
-            for k, (t, n) in ((k, param_value(v)) for k, v in (params or {}).items())]
-    trow = [dict(run_id=rid, key=check_key(k, "tag"), value=str(v)) for k, v in (tags or {}).items()]
-    row = dict(id=rid, experiment_id=eid, name=name, status=RUNNING, parent_id=parent_id, job_id=job_id,
-               rerun_of=rerun_of, start_time=now, end_time=None, error=None, user=current_user(),
-               code_commit=None, code_dirty=None, code_path=None, code_digest=None, python_version=pyver,
-               env_digest=env_digest, host=HOST, pid=os.getpid(), heartbeat_at=now, params_json=None,
-               metrics_json=None, tags_json=json.dumps({r["key"]: r["value"] for r in trow}))
-    row.update(code_version())
-    digest, size = _env_blob[blobs.root]
-    S = statements(store)
-    with store.transaction(what=f"starting a run in {experiment!r}") as conn:
-        fast_execute(conn, S.insert_run, [row])
+# %% ../nbs/04_tracking.ipynb #04-tracking-063
+@patch
+def log_bytes(self:Run, data:bytes, path:str, media_type:str|None=None) -> str:
+    "Store `data` as the run's artifact `path`; return the path."
+    path = check_path(path)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ArtifactError(f"Bad data for artifact {path!r}: expected bytes, got {type(data).__name__}.")
+    digest, size = self._blobs.put_bytes(bytes(data))
+    return self._add_artifact(path, digest, size, media_type)
+
+@patch
+def log_text(self:Run, text:str, path:str) -> str:
+    "Store a string as a UTF-8 text artifact."
+    return self.log_bytes(text.encode(), path, "text/plain")
+
+@patch
+def log_dict(self:Run, obj, path:str) -> str:
+    "Store a JSON-serialisable object as a JSON artifact."
+    return self.log_bytes(json.dumps(obj, indent=1, sort_keys=True, default=str).encode(), path, "application/json")
+
+@patch
+def log_artifact(self:Run, local_path:str|os.PathLike, path:str|None=None) -> list:
+    "Store a local file, or every file of a folder, under `path` (default: its name); return the paths."
+    src = Path(local_path)
+    if not src.exists(): raise ArtifactError(f"Cannot log artifact: {str(src)!r} does not exist.")
+    base = check_path(path) if path else src.name
+    files = [(src, base)] if src.is_file() else [
+        (f, f"{base}/{f.relative_to(src).as_posix()}") for f in sorted(src.rglob("*")) if f.is_file()]
+    out = []
+    for f, p in files:
+        digest, size = self._blobs.put_file(f)
+        out.append(self._add_artifact(check_path(p), digest, size, _media_type(p)))
+    return out
+
+def _media_type(path:str) -> str|None:
+    import mimetypes
+    return mimetypes.guess_type(path)[0]
+
+@patch
+def log_dataframe(self:Run, df, path:str) -> str:
+    "Store a pandas DataFrame as a Parquet artifact (`.parquet` is added when missing)."
+    if not path.endswith(".parquet"): path += ".parquet"
+    buf = io.BytesIO(); df.to_parquet(buf)
+    return self.log_bytes(buf.getvalue(), path, "application/vnd.apache.parquet")
+
+@patch
+def log_figure(self:Run, fig, path:str, html:bool=True) -> list:
+    "Store a plotly figure as JSON (and a standalone HTML page), or a matplotlib figure as PNG."
+    path = check_path(path)
+    stem = re.sub(r"\.(json|html|png)$", "", path)
+    if hasattr(fig, "to_plotly_json"):
+        out = [self.log_bytes(fig.to_json().encode(), stem + ".json", "application/vnd.plotly.v1+json")]
+        if html: out.append(self.log_bytes(fig.to_html(include_plotlyjs=True, full_html=True).encode(),
+                                           stem + ".html", "text/html"))
+        return out
+    if hasattr(fig, "savefig"):
+        buf = io.BytesIO(); fig.savefig(buf, format="png", bbox_inches="tight")
+        return [self.log_bytes(buf.getvalue(), stem + ".png", "image/png")]
+    raise ArtifactError(f"Bad figure for artifact {path!r}: expected a plotly or matplotlib figure, "
+                        f"got {type(fig).__name__}.")
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-065
+@patch
+def _add_artifact(self:Run, path, digest, size, media_type):
+    self._check_open()
+    row = dict(run_id=self.id, path=path, digest=digest, size=size, media_type=media_type, created_at=time.time())
+    with self._store.transaction(what=f"recording artifact {path!r}") as conn:
+        old = conn.execute(sa.select(artifacts.c.digest)
+                           .where(artifacts.c.run_id == self.id, artifacts.c.path == path)).scalar()
+        if old is None: conn.execute(artifacts.insert().values(**row))
+        elif old != digest:
+            raise ArtifactError(f"Run {self.id} already has an artifact {path!r} with other content; "
+                                f"runs are never rewritten, so log it under a new path.")
+    return path
+
+@patch
+def artifacts(self:Run):
+    "The run's artifacts as a DataFrame (path, digest, size, media_type, created)."
+    import pandas as pd
+    with self._store.transaction(write=False) as conn:
+        rows = conn.execute(sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size,
+                                      artifacts.c.media_type, artifacts.c.created_at)
+                            .where(artifacts.c.run_id == self.id).order_by(artifacts.c.path)).all()
+    return pd.DataFrame(rows, columns=["path", "digest", "size", "media_type", "created_at"])
+
+@patch
+def load_artifact(self:Run, path:str) -> bytes:
+    "The bytes of artifact `path`, checked against their digest."
+    path = check_path(path)
+    with self._store.transaction(write=False) as conn:
+        digest = conn.execute(sa.select(artifacts.c.digest)
+                              .where(artifacts.c.run_id == self.id, artifacts.c.path == path)).scalar()
+    if digest is None: raise NotFoundError(f"Run {self.id} has no artifact {path!r}.")
+    return self._blobs.get_bytes(digest)
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-068
+@patch(as_prop=True)
+def params(self:Run) -> dict:
+    "The run's params, as stored text."
+    with self._store.transaction(write=False) as conn:
+        return dict(conn.execute(sa.select(params.c.key, params.c.value).where(params.c.run_id == self.id)).all())
+
+@patch(as_prop=True)
+def metrics(self:Run) -> dict:
+    "The latest value of each metric (NaN where NaN was logged)."
+    with self._store.transaction(write=False) as conn:
+        rows = conn.execute(sa.select(latest_metrics.c.key, latest_metrics.c.value)
+                            .where(latest_metrics.c.run_id == self.id)).all()
+    return {k: (math.nan if v is None else v) for k, v in rows}
+
+@patch(as_prop=True)
+def tags(self:Run) -> dict:
+    "The run's tags."
+    with self._store.transaction(write=False) as conn:
+        return dict(conn.execute(sa.select(tags.c.key, tags.c.value).where(tags.c.run_id == self.id)).all())
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-072
+@patch
+def end(self:Run, status:str=FINISHED, error:str|None=None):
+    "End the run with `status` (FINISHED, FAILED or KILLED). Ending an ended run does nothing."
+    if status not in (FINISHED, FAILED, KILLED):
+        raise TrackingError(f"Bad status {status!r}: expected one of 'FINISHED', 'FAILED', 'KILLED'.")
+    _live.remove(self)
+    if self._row["status"] != RUNNING: return
+    now = time.time()
+    with self._store.transaction(what="ending the run") as conn:
+        summarize(conn, self._S, [self.id])
+        fast_execute(conn, self._S.end, [{"id": self.id, "s": status, "e": now, "err": error}])
+    self._row.update(status=status, end_time=now, error=error)
+
+@patch
+def __enter__(self:Run): return self
+
+@patch
+def __exit__(self:Run, typ, exc, tb):
+    if typ is None: self.end(FINISHED)
+    elif issubclass(typ, KeyboardInterrupt): self.end(KILLED, error="Interrupted (KeyboardInterrupt).")
+    else:
+        text = "".join(traceback.format_exception(typ, exc, tb))
+        self.end(FAILED, error=text[-20000:])
+    return False
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-075
+@patch
+def start_run(self:Run, name:str|None=None, **kw) -> "Run":
+    "Start a child run in the same experiment."
+    return start_run(self._store, self._blobs, self.experiment, name=name, parent=self, **kw)
+
+@patch
+def log_children(self:Run, children:list,       # dicts with name, params, metrics, tags (each optional)
+                 status:str=FINISHED) -> list:
+    "Record many finished child runs in one transaction (e.g. the candidates of a search); return their ids."
+    self._check_open()
+    if status not in (FINISHED, FAILED, KILLED):
+        raise TrackingError(f"Bad status {status!r}: expected one of 'FINISHED', 'FAILED', 'KILLED'.")
+    now, S = time.time(), self._S
+    run_rows, prow, mrow, lrow, trow = [], [], [], [], []
+    base = {k: self._row.get(k) for k in ("experiment_id", "job_id", "user", "code_commit", "code_dirty", "code_path",
+                                         "code_digest", "python_version", "env_digest", "host", "pid")}
+    for i, ch in enumerate(children):
+        if not isinstance(ch, dict): raise TrackingError(f"Bad child {show(ch)} at position {i}: expected a dict.")
+        rid = uuid.uuid4().hex
+        ps = {check_key(k, "param"): param_value(v) for k, v in (ch.get("params") or {}).items()}
+        ms = {check_key(k, "metric"): metric_value(k, v) for k, v in (ch.get("metrics") or {}).items()}
+        ts = {check_key(k, "tag"): str(v) for k, v in (ch.get("tags") or {}).items()}
+        name = ch.get("name")
+        if name is not None and not isinstance(name, str): raise TrackingError(f"Bad child name {show(name)}: expected a string.")
+        run_rows.append(dict(base, id=rid, name=name, status=status, parent_id=self.id, rerun_of=None, start_time=now,
+                             end_time=now, error=None, heartbeat_at=now,
+                             params_json=json.dumps({k: summary_value(t, n) for k, (t, n) in ps.items()}),
+                             metrics_json=json.dumps({k: (None if v != v else v) for k, v in ms.items()}),
+                             tags_json=json.dumps(ts)))
+        prow += [dict(run_id=rid, key=k, value=t, num=n) for k, (t, n) in ps.items()]
+        for k, v in ms.items():
+            nan = v != v
+            mrow.append((rid, k, 0, now, 0.0 if nan else v, nan))
+            lrow.append(dict(run_id=rid, key=k, step=0, timestamp=now, value=None if nan else v))
+        trow += [dict(run_id=rid, key=k, value=v) for k, v in ts.items()]
+    with self._store.transaction(what=f"logging {len(run_rows)} child runs") as conn:
+        _check_running(conn, S, self.id)
+        if run_rows: fast_execute(conn, S.insert_run, run_rows)
         if prow: fast_execute(conn, S.insert_params, prow)
+        if mrow: fast_execute(conn, S.insert_metric, mrow, columns=METRIC_COLUMNS)
+        if lrow: fast_execute(conn, S.upsert_latest, lrow)
         if trow: fast_execute(conn, S.insert_tags, trow)
-        fast_execute(conn, S.insert_artifact, [dict(run_id=rid, path="_mlwork/environment.txt", digest=digest,
-                                                    size=size, media_type="text/plain", created_at=now)])
-    run = Run(store, blobs, row, experiment, fresh=True)
-    _live.add(run)
-    return run
+    return [r["id"] for r in run_rows]
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-077
+@patch
+def log_model(self:Run, model, name:str="model", **kw):
+    "Save a model as the run's artifact (skops by default); see `mlwork.models.log_model`."
+    from mlwork.models import log_model
+    return log_model(self, model, name=name, **kw)
+
+# %% ../nbs/04_tracking.ipynb #04-tracking-079
+@patch
+def _repr_html_(self:Run):
+    dur = (self.end_time or time.time()) - self.start_time
+    rows = [("experiment", self.experiment), ("name", self.name), ("status", self.status),
+            ("started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.start_time))),
+            ("duration", f"{dur:.1f} s"), ("code", self._row.get("code_path") or ""),
+            ("commit", (self._row.get("code_commit") or "")[:12] + (" (dirty)" if self._row.get("code_dirty") else "")),
+            ("params", ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))),
+            ("metrics", ", ".join(f"{k}={v:.4g}" for k, v in sorted(self.metrics.items())))]
+    return kv_html("Run", rows, ident=self.id)

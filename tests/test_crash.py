@@ -106,3 +106,29 @@ raise RuntimeError("the script crashed")
         failed = ws.get_run(run_id)
         assert failed.status == "FAILED" and "the script crashed" in failed.error
         assert ws.get_run(res2.stdout.strip()).status == "FINISHED"
+
+
+def test_exit_hooks_installed_by_the_first_run_not_by_import(tmp_path):
+    "Importing mlwork (even its tracking) changes nothing in the interpreter; the first run installs the hooks."
+    code = f"""
+import atexit, sys
+import mlwork as mw
+import mlwork.tracking as tracking
+from mlwork import liveness
+from mlwork.store import Store
+from mlwork.artifacts import BlobStore
+assert sys.excepthook is sys.__excepthook__, sys.excepthook
+assert not liveness._hooks["installed"] and liveness._live.thread is None
+store, blobs = Store("sqlite:///{tmp_path}/m.db"), BlobStore("{tmp_path}/a")
+tracking.experiment_id(store, "hooks")
+assert sys.excepthook is sys.__excepthook__
+n = atexit._ncallbacks()
+run = tracking.start_run(store, blobs, "hooks")
+assert sys.excepthook is liveness._excepthook, sys.excepthook
+assert atexit._ncallbacks() == n + 1, (n, atexit._ncallbacks())
+run2 = tracking.start_run(store, blobs, "hooks")
+assert atexit._ncallbacks() == n + 1              # once per process
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
