@@ -14,8 +14,8 @@ from .errors import StoreError, StoreBusyError, SchemaVersionError, MlworkError
 __all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'ENDED', 'metadata', 'Key', 'Name', 'Digest', 'RunId', 'Time',
            'experiments', 'jobs', 'runs', 'params', 'metrics', 'latest_metrics', 'tags', 'artifacts',
            'dataset_versions', 'run_datasets', 'models', 'model_versions', 'events', 'aliases', 'alias_history',
-           'drift_reports', 'REVISIONS', 'HEAD_REVISION', 'map_error', 'ConflictError', 'Store', 'insert_ignore',
-           'upsert', 'compiled', 'fast_execute']
+           'drift_reports', 'api_keys', 'servers', 'REVISIONS', 'HEAD_REVISION', 'map_error', 'ConflictError', 'Store',
+           'insert_ignore', 'upsert', 'compiled', 'fast_execute']
 
 # %% ../nbs/02_store.ipynb #02-store-025
 QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -209,8 +209,30 @@ drift_reports = sa.Table("drift_reports", metadata,
     Column("drift_share", sa.Double),
     Column("report", sa.JSON))
 
+# %% ../nbs/02_store.ipynb #02-store-036
+api_keys = sa.Table("api_keys", metadata,
+    Column("id", sa.String(32), primary_key=True),
+    Column("name", Name, nullable=False, unique=True),
+    Column("secret_sha256", Digest, nullable=False),          # sha256 of "id:secret"; the secret itself is never stored
+    Column("scopes", sa.String(255), nullable=False),         # comma-separated: predict, feedback, admin
+    Column("models", sa.JSON),                                # model names the key may use; NULL: all
+    Column("created_at", Time, nullable=False), Column("created_by", sa.String(255), nullable=False),
+    Column("expires_at", Time), Column("revoked_at", Time), Column("revoked_by", sa.String(255)),
+    Column("updated_at", Time, nullable=False),
+    Index(None, "updated_at"))
+
+servers = sa.Table("servers", metadata,
+    Column("id", sa.String(32), primary_key=True),            # one row per server process
+    Column("server", sa.String(32), nullable=False),          # the `mlwork serve` it belongs to
+    Column("host", sa.String(255), nullable=False), Column("pid", sa.Integer, nullable=False),
+    Column("url", sa.Text, nullable=False),
+    Column("models", sa.JSON),                                # {name: {ref, version}} it serves
+    Column("started_at", Time, nullable=False), Column("heartbeat_at", Time, nullable=False),
+    Column("stopped_at", Time),
+    Index(None, "heartbeat_at"))
+
 # %% ../nbs/02_store.ipynb #02-store-007
-REVISIONS = ("0001", "0002")  # oldest first; the scripts in mlwork/migrations/versions
+REVISIONS = ("0001", "0002", "0003")  # oldest first; the scripts in mlwork/migrations/versions
 HEAD_REVISION = REVISIONS[-1]
 _PG_LOCK = 0x6D6C776B  # advisory lock key that serialises migrations on PostgreSQL
 

@@ -1,0 +1,209 @@
+"""Serving benchmark: `mlwork serve` vs `mlflow models serve` (3.17.2) vs a bare FastAPI + uvicorn app (the ceiling),
+the same three models, one load client for all, and a reload through an alias move.
+
+    bash bench/setup_peers.sh                      # once: MLflow in bench/.venv-mlflow
+    .venv/bin/python bench/serve.py [--seconds 5] [--quick] [--skip-mlflow]
+
+Models: the demo churn pipeline (the train job's logreg: impute + scale numbers, one-hot categories, 10 features),
+a one-hot + scaler + logistic-regression pipeline on three columns, and a RandomForest(100) on breast_cancer (30
+features). Each server runs one worker process on 127.0.0.1. mlwork checks an API key, validates every row against the
+training data's schema and counts Prometheus metrics; the bare app does none of that.
+
+The load client (`load` below, "keep-alive http.client threads"): N threads in this process, each with its own
+keep-alive connection, posting the same body back to back for `--seconds` after a 1 s warm-up; latency is the time of
+one request/response. Bodies: mlwork `/models/NAME/predict` with records; MLflow `/invocations` with
+`dataframe_records`; the bare app `/predict` with records. Client and servers share the machine's cores.
+
+The reload: 8 clients on demo@production while the alias moves to another version; failures and the time from the
+promotion's commit to the first answer from the new version.
+"""
+import argparse, json, os, pickle, signal, socket, statistics, subprocess, sys, tempfile, threading, time, http.client
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MLFLOW_BIN = HERE / ".venv-mlflow" / "bin"
+sys.path.insert(0, str(HERE))
+from _serve_models import build  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+def wait_http(url, proc, timeout=180, what="server"):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None: sys.exit(f"{what} exited with {proc.returncode}")
+        try:
+            c = http.client.HTTPConnection(url.split("//")[1], timeout=2); c.request("GET", "/ping" if "mlflow" in what else "/docs")
+            if c.getresponse().status < 500: return
+        except OSError: pass
+        time.sleep(0.2)
+    sys.exit(f"{what} not up after {timeout}s")
+
+
+def load(url, path, body, headers, clients, seconds, versions=None):
+    "The one load client: (req/s, p50 ms, p99 ms, failures); with `versions`, (time, version) of every answer."
+    host = url.split("//")[1]
+    lat, fails, stop, warm = [[] for _ in range(clients)], [0] * clients, threading.Event(), threading.Event()
+    hdr = {"content-type": "application/json", **headers}
+
+    def run(i):
+        conn = http.client.HTTPConnection(host, timeout=30)
+        while not stop.is_set():
+            t = time.perf_counter()
+            try:
+                conn.request("POST", path, body, hdr); r = conn.getresponse(); data = r.read()
+                ok = r.status == 200
+            except OSError:
+                ok = False; conn.close(); conn = http.client.HTTPConnection(host, timeout=30)
+            dt = time.perf_counter() - t
+            if not ok: fails[i] += 1
+            if warm.is_set():
+                lat[i].append(dt)
+                if versions is not None and ok: versions.append((time.time(), r.getheader("x-model-version")))
+        conn.close()
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for t in ts: t.start()
+    time.sleep(1.0); warm.set(); t0 = time.perf_counter()
+    time.sleep(seconds); stop.set(); elapsed = time.perf_counter() - t0
+    for t in ts: t.join()
+    allv = sorted(x for l in lat for x in l)
+    if not allv: return 0.0, float("nan"), float("nan"), sum(fails)
+    q = lambda p: allv[min(len(allv) - 1, int(p * len(allv)))] * 1000
+    return len(allv) / elapsed, q(0.5), q(0.99), sum(fails)
+
+
+def data():
+    "name -> (kind, frame, features, target)."
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from mlwork.synthetic import churn_pair
+    churn, _ = churn_pair(n_customers=5000, seed=0)
+    feats = [c for c in churn.columns if c not in ("customer_id", "period", "churned")]
+    bc = load_breast_cancer(as_frame=True)
+    forest = bc.frame.rename(columns=lambda c: c.replace(" ", "_"))
+    return {"demo": ("demo", churn, feats, "churned"),
+            "onehot": ("onehot", churn[["tenure_months", "monthly_charges", "contract", "churned"]], ["tenure_months", "monthly_charges", "contract"], "churned"),
+            "forest": ("forest", forest, [c for c in forest.columns if c != "target"], "target")}
+
+
+def setup_mlwork(root, models):
+    import mlwork as mw
+    from mlwork.keys import create_key
+    ws = mw.Workspace.init(root)
+    fitted = {}
+    for name, (kind, df, feats, target) in models.items():
+        dv = ws.datasets.log(df, name, target=target, **({"id": "customer_id", "time": "period"} if name == "demo" else {}))
+        for i in range(2 if name == "demo" else 1):      # demo gets a second version for the reload
+            m = build(kind, df[feats])
+            if i: m.set_params(logisticregression__C=0.05)
+            m.fit(df[feats], df[target])
+            with ws.start_run(f"bench-{name}") as run:
+                run.use_dataset(dv, role="train"); run.log_model(m)
+            mv = ws.registry.register(run, name)
+            if i == 0:
+                ws.registry.promote(name, mv.version, reason="bench"); fitted[name] = m
+    return ws, create_key(ws.store, "bench").token, fitted
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--quick", action="store_true", help="2 s per measurement")
+    ap.add_argument("--skip-mlflow", action="store_true")
+    args = ap.parse_args()
+    secs = 2.0 if args.quick else args.seconds
+    tmp = Path(tempfile.mkdtemp(prefix="mlwork-bench-serve-"))
+    models = data()
+    print(f"workspace and models in {tmp} ...", flush=True)
+    ws, token, fitted = setup_mlwork(tmp / "ws", models)
+    specs = []
+    for name, (kind, df, feats, target) in models.items():
+        df.to_parquet(tmp / f"{name}.parquet", index=False)
+        specs.append({"name": name, "kind": kind, "data": str(tmp / f"{name}.parquet"), "features": feats, "target": target})
+        with open(tmp / f"{name}.pkl", "wb") as f: pickle.dump((fitted[name], feats), f)
+    (tmp / "specs.json").write_text(json.dumps(specs))
+    mlflow_uri = f"sqlite:///{tmp}/mlflow.db"
+    env_mlflow = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
+                  "PATH": f"{MLFLOW_BIN}:{os.environ['PATH']}"}
+    if not args.skip_mlflow:
+        if not (MLFLOW_BIN / "mlflow").exists(): sys.exit("MLflow is not installed: bash bench/setup_peers.sh")
+        print("registering the same models in MLflow ...", flush=True)
+        subprocess.run([str(MLFLOW_BIN / "python"), str(HERE / "_serve_mlflow.py"), mlflow_uri, str(tmp / "specs.json"), str(HERE)],
+                       check=True, env=env_mlflow, stdout=subprocess.DEVNULL)
+    from mlwork.serve import serve_in_background
+    mlw = serve_in_background(ws, *(f"{n}@production" for n in models), workers=1)
+    results, procs = [], []
+    try:
+        for name, (kind, df, feats, target) in models.items():
+            rows = json.loads(df[feats].head(100).to_json(orient="records"))
+            servers = {"mlwork": (mlw.url, f"/models/{name}/predict", lambda r: r, {"authorization": f"Bearer {token}"})}
+            p = free_port()
+            bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "_serve_bare:app", "--app-dir", str(HERE), "--port", str(p),
+                                     "--log-level", "warning", "--no-access-log"], env={**os.environ, "BARE_MODEL": str(tmp / f"{name}.pkl")})
+            procs.append(bare); wait_http(f"http://127.0.0.1:{p}", bare, what="bare app")
+            servers["bare FastAPI"] = (f"http://127.0.0.1:{p}", "/predict", lambda r: r, {})
+            if not args.skip_mlflow:
+                q = free_port()
+                mf = subprocess.Popen([str(MLFLOW_BIN / "mlflow"), "models", "serve", "-m", f"models:/{name}@production", "--env-manager",
+                                       "local", "-h", "127.0.0.1", "-p", str(q)], env=env_mlflow, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
+                procs.append(mf); wait_http(f"http://127.0.0.1:{q}", mf, what="mlflow")
+                servers["MLflow"] = (f"http://127.0.0.1:{q}", "/invocations", lambda r: {"dataframe_records": r}, {})
+            for size in (1, 100):
+                for clients in (1, 8):
+                    for server, (url, path, wrap, hdr) in servers.items():
+                        body = json.dumps(wrap(rows[:size])).encode()
+                        rps, p50, p99, fails = load(url, path, body, hdr, clients, secs)
+                        results.append(dict(model=name, rows=size, clients=clients, server=server, rps=rps, p50=p50, p99=p99, failures=fails))
+                        print(f"{name:7} {size:>3} rows {clients} clients {server:12} {rps:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  failures {fails}", flush=True)
+            for pr in procs[-2:] if not args.skip_mlflow else procs[-1:]:
+                (os.killpg(pr.pid, signal.SIGTERM) if pr.args[0].endswith("mlflow") else pr.terminate()); pr.wait(30)
+        reload = measure_reload(ws, mlw, token, models["demo"], secs)
+    finally:
+        mlw.stop()
+        for pr in procs:
+            if pr.poll() is None: pr.kill()
+    report(results, reload, tmp)
+
+
+def measure_reload(ws, mlw, token, model, secs):
+    "8 clients on demo@production; the alias moves to v2 mid-run."
+    kind, df, feats, target = model
+    body = json.dumps(json.loads(df[feats].head(1).to_json(orient="records"))).encode()
+    versions, out = [], {}
+    def move():
+        time.sleep(1.0 + secs / 2)
+        ws.registry.promote("demo", 2, reason="bench: reload"); out["moved"] = time.time()
+    t = threading.Thread(target=move); t.start()
+    rps, p50, p99, fails = load(mlw.url, "/models/demo/predict", body, {"authorization": f"Bearer {token}"}, 8, secs + 2, versions)
+    t.join()
+    first_new = min((ts for ts, v in versions if v == "2"), default=None)
+    last_old = max((ts for ts, v in versions if v == "1"), default=None)
+    return dict(requests=len(versions), failures=fails, rps=rps, p99=p99,
+                switch_s=None if first_new is None else first_new - out["moved"],
+                old_after_s=None if last_old is None else last_old - out["moved"])
+
+
+def report(results, reload, tmp):
+    print("\n| model | rows | clients | server | req/s | p50 ms | p99 ms | failures | vs MLflow | vs bare |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    key = lambda r: (r["model"], r["rows"], r["clients"])
+    by = {(key(r), r["server"]): r for r in results}
+    for r in results:
+        mf, bare = by.get((key(r), "MLflow")), by.get((key(r), "bare FastAPI"))
+        vs = lambda o: f"{r['rps'] / o['rps']:.2f}×" if o and o["rps"] and r["server"] == "mlwork" else ""
+        print(f"| {r['model']} | {r['rows']} | {r['clients']} | {r['server']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+              f"{r['failures']} | {vs(mf)} | {vs(bare)} |")
+    print(f"\nreload (demo@production moved to v2 under 8 clients): {reload['requests']} requests, {reload['failures']} failed; "
+          f"first answer from v2 {reload['switch_s']:.3f} s after the promotion committed; last from v1 {reload['old_after_s']:.3f} s after"
+          if reload["switch_s"] is not None else f"\nreload: v2 never answered ({reload})")
+    out = HERE / "out"; out.mkdir(exist_ok=True)
+    (out / "serve.json").write_text(json.dumps({"results": results, "reload": reload, "when": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
+    print(f"(results in {out / 'serve.json'}; workspace {tmp})")
+
+
+if __name__ == "__main__":
+    main()
