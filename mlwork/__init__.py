@@ -4,7 +4,8 @@ Modules:
 
 - `mlwork.migrations.env`: Alembic environment for mlwork stores.
 - `mlwork.migrations.versions.0001_initial`: The first schema: experiments, runs, params, metrics, tags, artifacts, datasets, registry, jobs.
-- `mlwork.migrations.versions.0002_liveness`: Run liveness and run summaries."""
+- `mlwork.migrations.versions.0002_liveness`: Run liveness and run summaries.
+- `mlwork.migrations.versions.0003_serving`: Serving: API keys and the servers that serve models."""
 
 __version__ = "0.0.1"
 """`import mlwork as mw`: a small namespace whose heavy parts load on first use."""
@@ -13,9 +14,9 @@ __version__ = "0.0.1"
 
 # %% auto #0
 __all__ = ['Workspace', 'start_run', 'workspace', 'Run', 'Settings', 'explore', 'DataExplorer', 'Schema', 'profile', 'DataError',
-           'DataValidationError', 'load_model', 'evaluate', 'log_search', 'Job', 'compare', 'ExperimentBrowser',
-           'promotion', 'PromotionPanel', 'Registry', 'monitor_panel', 'MonitorPanel', 'drift', 'DriftDetector',
-           'DriftReport', 'Monitor', 'MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError',
+           'DataValidationError', 'load_model', 'model_info', 'evaluate', 'log_search', 'Job', 'compare',
+           'ExperimentBrowser', 'promotion', 'PromotionPanel', 'Registry', 'monitor_panel', 'MonitorPanel', 'drift',
+           'DriftDetector', 'DriftReport', 'Monitor', 'MlworkError', 'SettingsError', 'StoreError', 'StoreBusyError',
            'SchemaVersionError', 'NotFoundError', 'ArtifactError', 'ArtifactCorruptError', 'InvalidPathError',
            'TrackingError', 'ParamConflictError', 'RunStateError', 'QueryError']
 
@@ -23,15 +24,15 @@ __all__ = ['Workspace', 'start_run', 'workspace', 'Run', 'Settings', 'explore', 
 import importlib
 
 _all_ = ["Workspace", "start_run", "workspace", "Run", "Settings", "explore", "DataExplorer", "Schema", "profile",
-         "DataError", "DataValidationError", "load_model", "evaluate", "log_search", "Job", "compare", "ExperimentBrowser", "promotion", "PromotionPanel", "Registry",
+         "DataError", "DataValidationError", "load_model", "model_info", "evaluate", "log_search", "Job", "compare", "ExperimentBrowser", "promotion", "PromotionPanel", "Registry",
          "monitor_panel", "MonitorPanel", "drift", "DriftDetector", "DriftReport", "Monitor",
          "MlworkError", "SettingsError", "StoreError", "StoreBusyError", "SchemaVersionError", "NotFoundError",
          "ArtifactError", "ArtifactCorruptError", "InvalidPathError", "TrackingError", "ParamConflictError",
          "RunStateError", "QueryError"]
-_MODULES = {"mlwork.workspace": ["Workspace", "start_run", "workspace"], "mlwork.tracking": ["Run"],
+_MODULES = {"mlwork.workspace": ["Workspace", "start_run", "workspace", "load_model", "model_info", "log_search"], "mlwork.tracking": ["Run"],
             "mlwork.config": ["Settings"], "mlwork.widgets.explore": ["explore", "DataExplorer"],
             "mlwork.schema": ["Schema", "DataError", "DataValidationError"], "mlwork.profile": ["profile"],
-            "mlwork.models": ["load_model"], "mlwork.evaluate": ["evaluate"], "mlwork.search": ["log_search"],
+            "mlwork.evaluate": ["evaluate"],
             "mlwork.runner": ["Job"], "mlwork.widgets.browser": ["compare", "ExperimentBrowser"],
             "mlwork.widgets.promotion": ["promotion", "PromotionPanel"], "mlwork.registry": ["Registry"],
             "mlwork.widgets.monitor": ["monitor_panel", "MonitorPanel"], "mlwork.drift": ["drift", "DriftDetector", "DriftReport"],

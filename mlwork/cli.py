@@ -12,8 +12,8 @@ from .errors import MlworkError
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
            'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
            'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show', 'models_promote',
-           'models_rollback', 'models_history', 'report', 'report_compare', 'report_drift', 'report_model', 'monitor',
-           'monitor_run', 'monitor_ls', 'db', 'db_upgrade', 'db_status', 'demo']
+           'models_reject', 'models_rollback', 'models_history', 'report', 'report_compare', 'report_drift',
+           'report_model', 'monitor', 'monitor_run', 'monitor_ls', 'db', 'db_upgrade', 'db_status', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -222,7 +222,8 @@ def jobs_run(ctx, name, params, grid, parallel, timeout):
     sets = [dict(base, **dict(combo)) for combo in itertools.product(*axes)] if axes else [base]
     done = ws.jobs.map(name, sets, parallel=parallel, timeout=timeout, in_process=True)
     for job in done: click.echo(_job_line(job))
-    if any(j.status != "FINISHED" for j in done): sys.exit(1)
+    from mlwork.store import FINISHED
+    if any(j.status != FINISHED for j in done): sys.exit(1)
 
 @jobs.command("ls")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1))
@@ -274,7 +275,8 @@ def jobs_rerun(ctx, job_id):
     click.echo(_job_line(new))
     if diff is not None and len(diff): _print_frame(diff, "table")
     else: click.echo("(no metrics to compare)")
-    if new.status != "FINISHED": sys.exit(1)
+    from mlwork.store import FINISHED
+    if new.status != FINISHED: sys.exit(1)
 
 # %% ../nbs/07_cli.ipynb #07-cli-013
 def _gate_table(results) -> str:
@@ -303,11 +305,24 @@ def models_register(ctx, run_id, name, model, description):
     click.echo(f"registered {mv.ref} from run {mv.run_id[:8]}")
 
 @models.command("show")
-@click.argument("name")
+@click.argument("ref")
 @click.pass_context
-def models_show(ctx, name):
-    "Show a model's versions, aliases and latest audit events."
+def models_show(ctx, ref):
+    "Show model REF: NAME (its versions, aliases and latest events) or one version, NAME@N, NAME@ALIAS, NAME@latest."
+    from mlwork.refs import parse_ref
     reg = _ws(ctx).registry
+    r = parse_ref(ref)
+    if not r.bare:
+        mv = reg.resolve(r)
+        info = reg.model_info(mv)
+        click.echo(f"{mv.ref}  ({ref} -> version {mv.version})" if str(r) != mv.ref else mv.ref)
+        for k, v in (("run", mv.run_id), ("model", f"{mv.model_path}: {info.class_path}, {info.format}, {info.size:,} bytes"),
+                     ("aliases", ", ".join(mv.aliases) or "-"), ("archived", mv.archived), ("registered", time.ctime(mv.created_at)),
+                     ("inputs", ", ".join(info.signature["columns"]) if info.signature else "-"),
+                     ("description", mv.description or "-")):
+            click.echo(f"  {k:12} {v}")
+        return
+    name = r.name
     v = reg.versions(name)
     _print_frame(v.assign(run_id=v.run_id.str[:8], created=_when(v.created)), "table")
     h = reg.history(name).tail(8)
@@ -323,15 +338,26 @@ def models_show(ctx, name):
 @click.option("--force", is_flag=True, help="Promote even if gates fail (audited).")
 @click.pass_context
 def models_promote(ctx, name, version, alias, reason, force):
-    "Point ALIAS at NAME/VERSION through the promotion gates; exit 1 and print the gate table if one fails."
+    "Point ALIAS at NAME@VERSION through the promotion gates; exit 1 and print the gate table if one fails."
     from mlwork.registry import GateFailed
     reg = _ws(ctx).registry
     try: results = reg.promote(name, version, alias=alias, reason=reason, force=force)
     except GateFailed as e:
-        click.echo(f"{name}/{version} NOT promoted to {alias}:\n{_gate_table(e.results)}")
+        click.echo(f"{name}@{version} NOT promoted to {alias}:\n{_gate_table(e.results)}")
         sys.exit(1)
     click.echo(f"{name}@{alias} -> v{version}" + (" (forced)" if force and any(not g.passed for g in results) else "")
                + f"\n{_gate_table(results)}")
+
+@models.command("reject")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--alias", default=None, help="The alias it was a candidate for (e.g. production).")
+@click.pass_context
+def models_reject(ctx, name, version, reason, alias):
+    "Record that NAME@VERSION was turned down and why (the audit log; no alias moves)."
+    eid = _ws(ctx).registry.reject(name, version, reason, alias=alias)
+    click.echo(f"{name}@{version} rejected" + (f" for {alias}" if alias else "") + f" (event {eid})")
 
 @models.command("rollback")
 @click.argument("name")
@@ -418,7 +444,8 @@ def monitor_run(ctx, name, data, alias, labels, window, no_act):
     job = ws.jobs.map("monitor", [{"model": name, "alias": alias, "data": data, "labels": labels, "window": window,
                                    "act": not no_act}], parallel=1, in_process=True)[0]
     click.echo(_job_line(job))
-    if job.status != "FINISHED": sys.exit(1)
+    from mlwork.store import FINISHED
+    if job.status != FINISHED: sys.exit(1)
     mine = ws.monitor.reports(name, job_id=job.id)
     if mine.empty: click.echo("the job stored no report"); sys.exit(1)
     rep = ws.monitor.report(int(mine.id.iloc[0]))
@@ -492,7 +519,8 @@ def demo(ctx, experiment, customers):
                               notebook=[str(ws.jobs.output_file(jobs_of[r], "html")) if jobs_of[r] else "" for r in df.run_id])
     cols = ["run_id", "name", "status", "metrics.roc_auc", "metrics.accuracy", "metrics.f1", "job", "notebook"]
     _print_frame(table[[c for c in cols if c in table.columns]], "table")
-    if (df.status != "FINISHED").any() or len(df) < len(CONFIGS): sys.exit(1)      # every job must have worked
+    from mlwork.store import FINISHED
+    if (df.status != FINISHED).any() or len(df) < len(CONFIGS): sys.exit(1)      # every job must have worked
     life = run_lifecycle(ws, experiment=experiment, echo=click.echo, n_customers=customers)
     click.echo("\nThe monitor's trail (report -> job -> run -> version -> alias move):")
     lin = life["lineage"]

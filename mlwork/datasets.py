@@ -4,17 +4,20 @@
 
 # %% ../nbs/04c_datasets.ipynb #04c-datasets-002
 from __future__ import annotations
-import hashlib, html, io, json, os, time
+import hashlib, html, io, json, os
+from time import time as _now, strftime, localtime
 from pathlib import Path
 import sqlalchemy as sa
 from .errors import NotFoundError, show
+from .refs import Ref, parse_ref, RefError
 from .schema import Schema, DataError, check_frame, column_kind
 from .profile import Profile, profile as make_profile
+from .sketch import Reference
 from .store import Store, ConflictError, dataset_versions, run_datasets, runs, experiments
 from .artifacts import BlobStore
 
 # %% auto #0
-__all__ = ['read_data', 'content_digest', 'DatasetVersion', 'Datasets', 'time_now']
+__all__ = ['read_data', 'content_digest', 'DatasetVersion', 'Datasets']
 
 # %% ../nbs/04c_datasets.ipynb #04c-datasets-005
 def read_data(path:str|os.PathLike):
@@ -63,9 +66,8 @@ class DatasetVersion:
     schema = property(lambda self: Schema.from_dict(self._row["schema"]), doc="The stored schema (a copy you may edit).")
     profile = property(lambda self: Profile.from_dict(self._row["profile"]), doc="The stored profile and reference sketches.")
 
-    def reference(self) -> "mlwork.drift.Reference":
+    def reference(self) -> Reference:
         "The drift reference sketch stored with this version (fitted from the data, once, for versions logged before sketches)."
-        from mlwork.drift import Reference
         digest = self._row["profile"].get("drift_sketch")
         if digest: return Reference.from_bytes(self._blobs.get_bytes(digest), source=self.ref)
         ref = Reference.fit(self.load(), source=self.ref, **_sketch_roles(self.schema))   # an older version: its data, once
@@ -112,7 +114,7 @@ class DatasetVersion:
 
     def _repr_html_(self):
         e = html.escape
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created_at))
+        when = strftime("%Y-%m-%d %H:%M", localtime(self.created_at))
         return (f"<div><b>Dataset</b> <code>{e(self.ref)}</code> — {self.rows:,} rows × {self.n_columns} columns, "
                 f"logged {when}, digest <code>{self.digest[:12]}</code>{' — ' + e(self.description) if self.description else ''}"
                 f"{self.schema._repr_html_()}</div>")
@@ -133,6 +135,8 @@ class Datasets:
         "Store `data` as a version of dataset `name` (or return the version that has the same content)."
         from mlwork.tracking import check_key
         check_key(name, "dataset")
+        if parse_ref(name, "dataset") != Ref(name):
+            raise DataError(f"Bad dataset name {name!r}: it ends in '/N', which reads as version N; use another name.")
         df = read_data(data) if isinstance(data, (str, os.PathLike)) else data
         check_frame(df, f"data for dataset {name!r}")
         for c in df.columns: column_kind(df[c], c)           # mixed-type columns fail here, clearly
@@ -141,14 +145,14 @@ class Datasets:
         if found: return found
         schema = schema or Schema.infer(df, target=target, id=id, time=time)
         prof = make_profile(df, target=target, progress=progress)
-        from mlwork.drift import Reference                  # the reference sketch monitoring compares new data with
+        # the reference sketch monitoring compares new data with
         sketch = Reference.fit(df, source=f"{name} ({digest[:12]})", **_sketch_roles(schema))
         prof.d["drift_sketch"], _ = self._blobs.put_bytes(sketch.to_bytes())
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         blob, _ = self._blobs.put_bytes(buf.getvalue())
         row = dict(name=name, digest=digest, rows=len(df), n_columns=df.shape[1], schema=schema.to_dict(),
-                   profile=prof.to_dict(), artifact_digest=blob, description=description, created_at=time_now())
+                   profile=prof.to_dict(), artifact_digest=blob, description=description, created_at=_now())
         for attempt in range(5):
             try:
                 with self._store.transaction(what=f"logging dataset {name!r}") as conn:
@@ -170,11 +174,14 @@ class Datasets:
         with self._store.transaction(write=False) as conn: row = conn.execute(q).mappings().first()
         return DatasetVersion(self._store, self._blobs, row) if row else None
 
-    def get(self, name:str,                 # a name, or "name@version"
+    def get(self, name:str,                 # a name, or a reference: "NAME@N", "NAME@latest" (or the older "NAME/N")
             version:int|str="latest",       # "latest", a number, or a digest (prefix of 8+ characters)
            ) -> DatasetVersion:
-        "One version of a dataset."
-        if isinstance(name, str) and "@" in name and version == "latest": name, version = name.rsplit("@", 1)
+        "One version of a dataset (references as in `mlwork.refs`; datasets have no aliases)."
+        if isinstance(name, str) and version == "latest":
+            try: r = parse_ref(name, "dataset")
+            except RefError as e: raise DataError(str(e)) from None
+            name, version = r.name, (r.version if r.version is not None else "latest")
         if isinstance(version, str) and version.isdigit(): version = int(version)
         with self._store.transaction(write=False) as conn:
             q = sa.select(dataset_versions).where(dataset_versions.c.name == name)
@@ -226,7 +233,3 @@ class Datasets:
         return run.datasets()
 
     def __repr__(self): return "Datasets()"
-
-def time_now() -> float:
-    import time as _t
-    return _t.time()

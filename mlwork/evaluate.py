@@ -6,6 +6,7 @@
 from __future__ import annotations
 import html, json, math, time, warnings
 from .errors import MlworkError, show
+from .fmt import jsonable
 
 # %% auto #0
 __all__ = ['TASKS', 'MAX_SLICES', 'MAX_CURVE_POINTS', 'MAX_SCATTER_POINTS', 'MAX_PERMUTATION_ROWS', 'MIN_PERMUTATION_ROWS',
@@ -258,18 +259,12 @@ def _timed_predict(model, X, rows:int) -> tuple:
     return rows, time.perf_counter() - t
 
 # %% ../nbs/05b_evaluate.ipynb #05b-evaluate-018
-def _clean(v):
-    "A JSON-safe value: NaN and inf become None, numpy scalars plain numbers."
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)): v = v.item()
-    if isinstance(v, float) and not math.isfinite(v): return None
-    return v
-
 class Evaluation:
     "Metrics, per-slice metrics, figures and permutation importance of a model on labelled data."
     def __init__(self, task:str, metrics:dict, n:int, classes=None, slices=None, figures=None, importance=None,
                  seconds:float|None=None):
         self.task, self.metrics, self.n = task, dict(metrics), n
-        self.classes = None if classes is None else [_clean(c) for c in classes]
+        self.classes = None if classes is None else jsonable(list(classes))
         self.slices, self.figures, self.importance = slices, dict(figures or {}), importance
         self.seconds = seconds
 
@@ -281,11 +276,9 @@ class Evaluation:
     def summary(self) -> dict:
         "A JSON-friendly summary: task, rows, classes, metrics, slices and importance."
         return {"task": self.task, "n": self.n, "classes": self.classes,
-                "metrics": {k: _clean(v) for k, v in self.metrics.items()},
-                "slices": None if self.slices is None else
-                    [{k: _clean(v) for k, v in r.items()} for r in self.slices.to_dict("records")],
-                "importance": None if self.importance is None else
-                    [{k: _clean(v) for k, v in r.items()} for r in self.importance.to_dict("records")],
+                "metrics": jsonable(self.metrics),
+                "slices": None if self.slices is None else jsonable(self.slices.to_dict("records")),
+                "importance": None if self.importance is None else jsonable(self.importance.to_dict("records")),
                 "figures": sorted(self.figures)}
 
     def log(self, run, prefix:str="") -> "Evaluation":

@@ -4,10 +4,12 @@
 
 # %% ../nbs/05a_models.ipynb #05a-models-002
 from __future__ import annotations
-import builtins, hashlib, html, json, platform, re, time, warnings
+import builtins, hashlib, json, platform, re, time, warnings
 from dataclasses import dataclass, field
 from .errors import MlworkError, NotFoundError, ArtifactCorruptError, RunStateError, show
+from .store import RUNNING
 from .artifacts import check_path
+from .fmt import kv_html
 
 # %% auto #0
 __all__ = ['TRUSTED_PACKAGES', 'DENIED_MODULES', 'DENIED_NAMES', 'META_VERSION', 'FILES', 'REQUIREMENTS', 'ModelError',
@@ -101,7 +103,7 @@ def requirements() -> dict:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    "What `model.json` says about a logged model; `uri` is what `load_model` accepts."
+    "What `model.json` says about a logged model; `uri` is what `mw.load_model` accepts."
     run_id: str
     name: str
     format: str                     # 'skops' or 'pickle'
@@ -134,15 +136,13 @@ class ModelInfo:
         return f"ModelInfo({self.uri!r}, {self.class_path}, format={self.format!r}, {self.size:,} bytes)"
 
     def _repr_html_(self):
-        e = html.escape
         sig = self.schema
         rows = [("uri", self.uri), ("class", self.class_path), ("format", self.format),
                 ("size", f"{self.size:,} bytes"), ("sha256", self.sha256[:16] + "…"), ("created", self.created),
                 ("signature", repr(sig) if sig else "none"),
                 ("requires", ", ".join(f"{k} {v}" for k, v in self.requirements.items() if v)),
                 ("needs trust", ", ".join(self.requires_trust) or "nothing beyond the defaults")]
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{e(str(v))}</td></tr>" for k, v in rows)
-        return f"<div><b>Model</b> <code>{e(self.name)}</code><table>{body}</table></div>"
+        return kv_html("Model", rows, ident=self.name)
 
 # %% ../nbs/05a_models.ipynb #05a-models-012
 def _frame(x, model, what:str):
@@ -190,7 +190,7 @@ def log_model(run,                      # an open Run (from `ws.start_run`)
     name = check_path(name, "model name")
     if not (hasattr(run, "log_bytes") and hasattr(run, "id")):
         raise ModelError(f"Bad run {show(run)}: expected an open mlwork Run (from ws.start_run).")
-    if getattr(run, "status", "RUNNING") != "RUNNING":
+    if getattr(run, "status", RUNNING) != RUNNING:
         raise RunStateError(f"Run {run.id} has ended with status {run.status}; log the model in an open run.")
     vouched = _trusted_names(trusted)
     sig = signature_dict(signature, input_example, model)
@@ -233,33 +233,14 @@ def log_model(run,                      # an open Run (from `ws.start_run`)
     return ModelInfo.from_meta(run.id, meta)
 
 # %% ../nbs/05a_models.ipynb #05a-models-016
-def _resolve_registry(ws, ref:str):
-    "Resolve a registry reference ('NAME@ALIAS', 'NAME/VERSION') to (run, model name)."
-    from mlwork.registry import Registry
-    mv = Registry(ws).get(ref[len("models:/"):] if ref.startswith("models:/") else ref)
-    return ws.get_run(mv.run_id), mv.model_path
-
-def _resolve(ref, ws, name:str):
-    "(run, model name) for a model reference."
-    if hasattr(ref, "load_artifact") and hasattr(ref, "id"): return ref, check_path(name, "model name")
-    if not isinstance(ref, str) or not ref.strip():
-        raise ModelError(f"Bad ref {show(ref)}: expected a Run, a run id, 'runs:/<run_id>/<name>', "
-                         f"'NAME@ALIAS' or 'NAME/VERSION'.")
-    if ws is None:
-        from mlwork.workspace import workspace
-        ws = workspace()
-    ref = ref.strip()
-    if ref.startswith("runs:/"):
-        run_id, _, uri_name = ref[len("runs:/"):].partition("/")
-        if not run_id: raise ModelError(f"Bad ref {ref!r}: expected 'runs:/<run_id>/<name>'.")
-        run_ref, name = run_id, uri_name or name
-    elif "@" in ref or "/" in ref or ref.startswith("models:"):
-        return _resolve_registry(ws, ref)
-    else: run_ref = ref
-    try: run = ws.get_run(run_ref)
-    except NotFoundError as e:
-        raise ModelNotFoundError(f"Cannot load model {ref!r}: {e}") from None
-    return run, check_path(name, "model name")
+def _check_run(run, name:str, call:str="load_model"):
+    "(run, model name) when `run` is a Run; a `ModelError` pointing at `mw.load_model` for a reference."
+    if hasattr(run, "load_artifact") and hasattr(run, "id"): return run, check_path(name, "model name")
+    if isinstance(run, str):
+        raise ModelError(f"Bad run {run!r}: mlwork.models.{call} takes a Run; to load by reference (a run id, "
+                         f"'runs:/<run_id>/<name>' or a registered model such as 'churn@production') use "
+                         f"mw.{call}({run!r}) or ws.{call}({run!r}).")
+    raise ModelError(f"Bad run {show(run)}: expected a mlwork Run (from ws.start_run or ws.get_run).")
 
 def _read_meta(run, name:str) -> dict:
     try: meta = json.loads(run.load_artifact(f"models/{name}/model.json"))
@@ -274,9 +255,11 @@ def _read_meta(run, name:str) -> dict:
                          f"{', '.join(map(repr, FILES))} (was it saved by a newer mlwork?).")
     return meta
 
-def model_info(ref, ws=None, name:str="model") -> ModelInfo:
+def model_info(run,                # the Run that logged the model
+               name:str="model",   # the model's name within the run
+              ) -> ModelInfo:
     "What `model.json` says about a logged model (signature, requirements, ...), without loading it."
-    run, name = _resolve(ref, ws, name)
+    run, name = _check_run(run, name, "model_info")
     return ModelInfo.from_meta(run.id, _read_meta(run, name))
 
 # %% ../nbs/05a_models.ipynb #05a-models-018
@@ -312,13 +295,12 @@ def _deserialize(data:bytes, meta:dict, trusted, uri:str):
         raise ModelError(f"Could not load model {uri}: {type(e).__name__}: {e}. Every module the model uses must be "
                          f"importable here; its requirements: {meta.get('requirements')}.") from e
 
-def load_model(ref,                     # a Run, a run id, 'runs:/<run_id>/<name>' (later: 'NAME@ALIAS', 'NAME/VERSION')
-               ws=None,                 # the workspace of string refs; default: the current folder's
+def load_model(run,                     # the Run that logged the model (references: `mw.load_model`)
+               name:str="model",        # the model's name within the run
                trusted=None,            # extra type names (or types) to trust; True: trust this file completely
-               name:str="model",        # the model's name within the run (a 'runs:/' ref names it itself)
               ):
     "Load a logged model: digest verified, and no untrusted code run unless `trusted` says so."
-    run, name = _resolve(ref, ws, name)
+    run, name = _check_run(run, name)
     uri = f"runs:/{run.id}/{name}"
     meta = _read_meta(run, name)
     data = run.load_artifact(f"models/{name}/{meta['file']}")

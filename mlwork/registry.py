@@ -4,16 +4,21 @@
 
 # %% ../nbs/05d_registry.ipynb #05d-registry-002
 from __future__ import annotations
-import getpass, html, json, os, statistics, time
-from dataclasses import dataclass, asdict, field
+import numbers, statistics, time
+from dataclasses import dataclass, field
 import sqlalchemy as sa
+from fastcore.basics import patch
 from .errors import MlworkError, NotFoundError, show
+from .refs import Ref, parse_ref, check_alias, GRAMMAR
 from .store import (ConflictError, models as models_t, model_versions as versions_t, aliases as aliases_t,
-                          alias_history as history_t, events as events_t, artifacts as artifacts_t)
+                          alias_history as history_t)
+from .tracking import check_key, get_run
+from .models import ModelError, ModelNotFoundError, load_model, model_info
+from . import audit
 
 # %% auto #0
-__all__ = ['LOWER_IS_BETTER', 'RegistryError', 'GateFailed', 'PromotionConflict', 'who', 'GateResult', 'policy', 'ModelVersion',
-           'Registry']
+__all__ = ['LOWER_IS_BETTER', 'POLICY_KEYS', 'RegistryError', 'GateFailed', 'PromotionConflict', 'GateResult', 'policy',
+           'ModelVersion', 'Registry']
 
 # %% ../nbs/05d_registry.ipynb #05d-registry-005
 class RegistryError(MlworkError, ValueError):
@@ -27,32 +32,28 @@ class GateFailed(RegistryError):
 class PromotionConflict(RegistryError):
     "The alias moved while this promotion was being decided: another promotion won the race."
 
-def who() -> str:
-    "The identity recorded in the audit log: MLWORK_USER, else the OS user."
-    try: return os.environ.get("MLWORK_USER") or getpass.getuser()
-    except Exception: return "unknown"
-
 # %% ../nbs/05d_registry.ipynb #05d-registry-007
 @dataclass
 class GateResult:
-    "One gate: passed or not, and why."
+    "One gate: passed or not, why, and on which data."
     gate: str
     passed: bool
     detail: str
     value: float|None = None
     threshold: float|None = None
+    data: str|None = None       # the data the number comes from, e.g. "churn@2 ([promotion] eval_dataset)"
 
 LOWER_IS_BETTER = ("rmse", "mae", "mape", "log_loss", "brier", "loss")
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+POLICY_KEYS = ("eval_dataset", "min_metric", "beat_champion_by", "schema_compatible", "max_latency_ms", "metric")
 
-def policy(ws, name:str) -> dict:
-    "The promotion policy of model `name`: [promotion] merged with [promotion.NAME]."
-    p = ws.settings.section("promotion")
-    p.update(ws.settings.section(f"promotion.{name}"))
-    known = {"eval_dataset", "min_metric", "beat_champion_by", "schema_compatible", "max_latency_ms", "metric"}
-    bad = sorted(set(p) - known)
+def policy(settings, name:str) -> dict:
+    "The promotion policy of model `name`: [promotion] merged with [promotion.NAME] of `settings`."
+    p = settings.section("promotion")
+    p.update(settings.section(f"promotion.{name}"))
+    bad = sorted(set(p) - set(POLICY_KEYS))
     if bad:
-        raise RegistryError(f"Unknown promotion setting(s) {bad} in {ws.settings.file}; known: {', '.join(sorted(known))}.")
+        raise RegistryError(f"Unknown promotion setting(s) {bad} in {settings.file}; known: {', '.join(sorted(POLICY_KEYS))}.")
     return p
 
 def _parse_min(text:str):
@@ -62,7 +63,7 @@ def _parse_min(text:str):
     try: return parts[0], parts[1], float(parts[2])
     except ValueError: raise RegistryError(f"Bad min_metric = {text!r}: {parts[2]!r} is not a number.") from None
 
-# %% ../nbs/05d_registry.ipynb #05d-registry-009
+# %% ../nbs/05d_registry.ipynb #05d-registry-019
 @dataclass
 class ModelVersion:
     "A registered version of a named model."
@@ -74,263 +75,415 @@ class ModelVersion:
     created_at: float
     description: str|None = None
     aliases: list = field(default_factory=list)
-    ref = property(lambda self: f"{self.name}/{self.version}")
+    ref = property(lambda self: str(Ref(self.name, self.version)), doc="`NAME@N`, the reference of this version.")
 
     def _repr_html_(self):
+        import html
         al = ", ".join(self.aliases) or "—"
         return (f"<div><b>Model</b> <code>{html.escape(self.ref)}</code> — run <code>{self.run_id[:8]}</code>, "
                 f"aliases: {html.escape(al)}{' (archived)' if self.archived else ''}</div>")
 
+# %% ../nbs/05d_registry.ipynb #05d-registry-009
 class Registry:
-    "Named models, their versions and aliases, gated promotion and rollback, and the audit log."
-    def __init__(self, ws): self._ws = ws
+    "Named models, their versions and aliases, gated promotion and rollback, all recorded in the audit log."
+    def __init__(self, store,          # the workspace's Store
+                 blobs,                # its BlobStore (the runs' models)
+                 settings,             # its Settings ([promotion] policy)
+                 datasets,             # its Datasets (evaluation data of the gates)
+                ):
+        self._store, self._blobs, self._settings, self._datasets = store, blobs, settings, datasets
 
-    # -- registering ----------------------------------------------------------------------------------
-    def register(self, run, name:str, model:str="model", description:str|None=None) -> ModelVersion:
-        "Create the next version of model `name` from the model logged by `run` (a Run or run id)."
-        from mlwork.tracking import check_key
-        from mlwork.models import model_info
-        check_key(name, "model")
-        run = self._ws.get_run(run) if isinstance(run, str) else run
-        info = model_info(run, name=model)       # raises a clear error when the run logged no such model
-        now = time.time()
-        for attempt in range(5):
-            try:
-                with self._ws.store.transaction(what=f"registering model {name!r}") as conn:
-                    if conn.execute(sa.select(models_t.c.name).where(models_t.c.name == name)).scalar() is None:
-                        conn.execute(models_t.insert().values(name=name, created_at=now))
-                    n = (conn.execute(sa.select(sa.func.max(versions_t.c.version)).where(versions_t.c.name == name)).scalar() or 0) + 1
-                    conn.execute(versions_t.insert().values(
-                        name=name, version=n, run_id=run.id, artifact_digest=getattr(info, "sha256", None),
-                        signature=getattr(info, "signature", None), flavor=model, archived=False,
-                        description=description, created_at=now))
-                    self._event(conn, "register", name, n, None, None, {"run_id": run.id, "model": model})
-                break
-            except ConflictError:
-                if attempt == 4: raise
-        return self.get(name, n)
+    def __repr__(self): return f"Registry({self._store.safe_url})"
 
-    def _event(self, conn, action, name, version, alias, reason, details) -> int:
-        return conn.execute(events_t.insert().values(at=time.time(), who=who(), action=action, model=name, version=version,
-                                                     alias=alias, reason=reason, details=details)).inserted_primary_key[0]
+    def policy(self, name:str) -> dict:
+        "The promotion policy of model `name` (see `policy`)."
+        return policy(self._settings, name)
 
-    # -- reading --------------------------------------------------------------------------------------
     def _versions(self, conn, name):
         rows = conn.execute(sa.select(versions_t).where(versions_t.c.name == name).order_by(versions_t.c.version)).mappings().all()
         if not rows: raise NotFoundError(f"No registered model named {name!r}.")
         return rows
 
-    def get(self, name:str, version:int|str|None=None) -> ModelVersion:
-        "A version by number, by alias (`'production'`), or from a ref `'name@alias'` / `'name/3'`."
-        if version is None: name, version = _split_ref(name)
-        with self._ws.store.transaction(write=False) as conn:
-            rows = self._versions(conn, name)
-            al = conn.execute(sa.select(aliases_t.c.alias, aliases_t.c.version).where(aliases_t.c.name == name)).all()
-        by_alias = dict(al)
-        if isinstance(version, str) and not version.isdigit():
-            if version not in by_alias:
-                raise NotFoundError(f"Model {name!r} has no alias {version!r}; aliases: {', '.join(sorted(by_alias)) or '(none)'}.")
-            version = by_alias[version]
-        version = int(version)
-        row = next((r for r in rows if r["version"] == version), None)
-        if row is None: raise NotFoundError(f"Model {name!r} has no version {version}; versions: {[r['version'] for r in rows]}.")
-        return ModelVersion(name, version, row["run_id"], row["flavor"] or "model", bool(row["archived"]), row["created_at"],
-                            row["description"], sorted(a for a, v in al if v == version))
-
-    def versions(self, name:str):
-        "Every version of a model with its run, aliases and archived flag."
-        import pandas as pd
-        with self._ws.store.transaction(write=False) as conn:
-            rows = self._versions(conn, name)
-            al = conn.execute(sa.select(aliases_t.c.alias, aliases_t.c.version).where(aliases_t.c.name == name)).all()
-        df = pd.DataFrame([{"version": r["version"], "run_id": r["run_id"], "archived": bool(r["archived"]),
-                            "aliases": ", ".join(sorted(a for a, v in al if v == r["version"])),
-                            "created": r["created_at"], "description": r["description"]} for r in rows])
-        df["created"] = pd.to_datetime(df["created"], unit="s", utc=True)
-        return df
-
-    def ls(self):
-        "Every registered model: number of versions and where its aliases point."
-        import pandas as pd
-        with self._ws.store.transaction(write=False) as conn:
-            names = conn.execute(sa.select(models_t.c.name).order_by(models_t.c.name)).scalars().all()
-            counts = dict(conn.execute(sa.select(versions_t.c.name, sa.func.count()).group_by(versions_t.c.name)).all())
-            al = conn.execute(sa.select(aliases_t.c.name, aliases_t.c.alias, aliases_t.c.version)).all()
-        return pd.DataFrame([{"model": n, "versions": counts.get(n, 0),
-                              "aliases": ", ".join(f"{a}→{v}" for m, a, v in sorted(al) if m == n)} for n in names])
-
-    def load(self, ref:str, **kw):
-        "Load the model of `'name@alias'` or `'name/version'` (digest checked; skops trust rules apply)."
-        from mlwork.models import load_model
-        mv = self.get(ref)
-        return load_model(self._ws.get_run(mv.run_id), name=mv.model_path, **kw)
-
-    def history(self, name:str):
-        "The audit log of model `name`: who did what, when, why, and the gate results."
-        import pandas as pd
-        with self._ws.store.transaction(write=False) as conn:
-            rows = conn.execute(sa.select(events_t).where(events_t.c.model == name).order_by(events_t.c.id)).mappings().all()
-        def gates(d):
-            g = (d or {}).get("gates") or []
-            return ", ".join(f"{x['gate']}:{'pass' if x['passed'] else 'FAIL'}" for x in g)
-        df = pd.DataFrame([{"at": r["at"], "who": r["who"], "action": r["action"], "version": r["version"], "alias": r["alias"],
-                            "reason": r["reason"], "gates": gates(r["details"]),
-                            "forced": bool((r["details"] or {}).get("forced")), "details": r["details"]} for r in rows],
-                          columns=["at", "who", "action", "version", "alias", "reason", "gates", "forced", "details"])
-        df["at"] = pd.to_datetime(df["at"].astype("float64"), unit="s", utc=True)
-        return df
-
-    def alias_at(self, name:str, alias:str, when) -> int|None:
-        "The version `alias` pointed to at time `when` (a datetime, ISO string or epoch seconds)."
-        import pandas as pd
-        t = when if isinstance(when, (int, float)) else pd.Timestamp(when).timestamp()
-        with self._ws.store.transaction(write=False) as conn:
-            row = conn.execute(sa.select(history_t.c.version).where(history_t.c.name == name, history_t.c.alias == alias,
-                                                                  history_t.c.at <= t)
-                               .order_by(history_t.c.at.desc(), history_t.c.id.desc()).limit(1)).first()
-        return row[0] if row else None
-
-    # -- gates ----------------------------------------------------------------------------------------
-    def check_gates(self, name:str, version:int, alias:str="production") -> list:
-        "Evaluate the promotion gates of `name/version` for `alias` (nothing is changed)."
-        import pandas as pd
-        from mlwork.evaluate import evaluate
-        p = policy(self._ws, name)
-        cand = self.get(name, version)
-        champ_v = self._alias_version(name, alias)
-        champ = self.get(name, champ_v) if champ_v is not None and champ_v != version else None
-        results = []
-        model = self.load(cand.ref)
-        data = X = y = None
-        if p.get("eval_dataset"):
-            dv = self._ws.datasets.get(p["eval_dataset"])
-            target = dv.schema.role("target")
-            data = dv.load()
-            X, y = data[list(model.feature_names_in_)], data[target]
-        metric = None
-        if p.get("min_metric"):
-            metric, op, threshold = _parse_min(p["min_metric"])
-            if X is None: results.append(GateResult("min_metric", False, "no eval_dataset is set in [promotion]"))
-            else:
-                v = evaluate(model, X, y, figures=False, permutation=False).metrics.get(metric)
-                ok = v is not None and _OPS[op](v, threshold)
-                results.append(GateResult("min_metric", ok, f"{metric} = {v:.4f} on {p['eval_dataset']} (needs {op} {threshold})"
-                                          if v is not None else f"{metric} is not computed for this model", v, threshold))
-        metric = metric or p.get("metric") or "roc_auc"
-        if "beat_champion_by" in p:
-            margin = float(p["beat_champion_by"])
-            if champ is None: results.append(GateResult("beat_champion", True, f"no current {alias}: nothing to beat"))
-            elif X is None: results.append(GateResult("beat_champion", False, "no eval_dataset is set in [promotion]"))
-            else:
-                mc = evaluate(model, X, y, figures=False, permutation=False).metrics.get(metric)
-                mh = evaluate(self.load(champ.ref), X, y, figures=False, permutation=False).metrics.get(metric)
-                lower = metric.endswith(LOWER_IS_BETTER)
-                ok = mc is not None and mh is not None and (mc <= mh - margin if lower else mc >= mh + margin)
-                results.append(GateResult("beat_champion", ok, f"{metric}: candidate {mc:.4f} vs {alias} v{champ.version} {mh:.4f} "
-                                          f"on {p['eval_dataset']} (margin {margin})", mc, (mh - margin if lower else mh + margin)))
-        if str(p.get("schema_compatible", "")).lower() in ("true", "1", "yes") and champ is not None:
-            a = set(getattr(model, "feature_names_in_", []))
-            b = set(getattr(self.load(champ.ref), "feature_names_in_", []))
-            missing, extra = sorted(b - a), sorted(a - b)
-            results.append(GateResult("schema_compatible", not missing and not extra,
-                                      "same input columns as the champion" if not missing and not extra
-                                      else f"inputs differ from v{champ.version}: missing {missing}, extra {extra}"))
-        if p.get("max_latency_ms"):
-            limit = float(p["max_latency_ms"])
-            if X is None: results.append(GateResult("max_latency", False, "no eval_dataset is set in [promotion]"))
-            else:
-                row = X.head(1)
-                model.predict(row)
-                times = []
-                for _ in range(20):
-                    t = time.perf_counter(); model.predict(row); times.append((time.perf_counter() - t) * 1000)
-                ms = statistics.median(times)
-                results.append(GateResult("max_latency", ms <= limit, f"single-row predict {ms:.2f} ms (limit {limit:g} ms)", ms, limit))
-        return results
-
     def _alias_version(self, name, alias):
-        with self._ws.store.transaction(write=False) as conn:
+        with self._store.transaction(write=False) as conn:
             return conn.execute(sa.select(aliases_t.c.version).where(aliases_t.c.name == name, aliases_t.c.alias == alias)).scalar()
 
-    # -- moving aliases ---------------------------------------------------------------------------------
-    def promote(self, name:str, version:int, alias:str="production", reason:str|None=None, force:bool=False,
-                gates:list|None=None,
-                expected:int|None|str="current",   # the version the caller saw under `alias` (None: unset); checked on write
+# %% ../nbs/05d_registry.ipynb #05d-registry-023
+@patch
+def register(self:Registry, run, name:str, model:str="model", description:str|None=None) -> ModelVersion:
+    "Create the next version of model `name` from the model logged by `run` (a Run or run id)."
+    check_key(name, "model")
+    if parse_ref(name) != Ref(name):
+        raise RegistryError(f"Bad model name {name!r}: it ends in '/N', which reads as version N; use another name.")
+    run = get_run(self._store, self._blobs, run) if isinstance(run, str) else run
+    info = model_info(run, model)            # raises a clear error when the run logged no such model
+    now = time.time()
+    for attempt in range(5):
+        try:
+            with self._store.transaction(what=f"registering model {name!r}") as conn:
+                if conn.execute(sa.select(models_t.c.name).where(models_t.c.name == name)).scalar() is None:
+                    conn.execute(models_t.insert().values(name=name, created_at=now))
+                n = (conn.execute(sa.select(sa.func.max(versions_t.c.version)).where(versions_t.c.name == name)).scalar() or 0) + 1
+                conn.execute(versions_t.insert().values(
+                    name=name, version=n, run_id=run.id, artifact_digest=info.sha256, signature=info.signature,
+                    flavor=model, archived=False, description=description, created_at=now))
+                audit.record(conn, "register", name, n, details={"run_id": run.id, "model": model})
+            break
+        except ConflictError:
+            if attempt == 4: raise
+    return ModelVersion(name, n, run.id, model, False, now, description, [])
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-028
+@patch
+def resolve(self:Registry, ref) -> ModelVersion:
+    "The version `ref` names: 'NAME@N', 'NAME@ALIAS', 'NAME@latest' (the newest), 'NAME/N', a `Ref` or a ModelVersion."
+    if isinstance(ref, ModelVersion): ref = Ref(ref.name, ref.version)
+    r = ref if isinstance(ref, Ref) else parse_ref(ref, "model")
+    if r.bare:
+        raise RegistryError(f"Bad model reference {str(ref)!r}: say which version: {r.name}@N, {r.name}@ALIAS "
+                            f"(e.g. {r.name}@production) or {r.name}@latest.")
+    with self._store.transaction(write=False) as conn:
+        rows = self._versions(conn, r.name)
+        al = conn.execute(sa.select(aliases_t.c.alias, aliases_t.c.version).where(aliases_t.c.name == r.name)).all()
+    by_alias, version = dict(al), r.version
+    if r.latest: version = rows[-1]["version"]
+    elif r.alias is not None:
+        if r.alias not in by_alias:
+            raise NotFoundError(f"Model {r.name!r} has no alias {r.alias!r}; aliases: {', '.join(sorted(by_alias)) or '(none)'}.")
+        version = by_alias[r.alias]
+    row = next((x for x in rows if x["version"] == version), None)
+    if row is None: raise NotFoundError(f"Model {r.name!r} has no version {version}; versions: {[x['version'] for x in rows]}.")
+    return ModelVersion(r.name, version, row["run_id"], row["flavor"] or "model", bool(row["archived"]), row["created_at"],
+                        row["description"], sorted(a for a, v in al if v == version))
+
+@patch
+def get(self:Registry, name:str, version:int|str|None=None) -> ModelVersion:
+    "A version by number, by alias (`'production'`), `'latest'`, or from a reference `'NAME@...'` (see `resolve`)."
+    if version is None: return self.resolve(name)
+    if isinstance(version, bool) or not isinstance(version, (str, numbers.Integral)):
+        raise RegistryError(f"Bad version {show(version)}: expected a version number, an alias or 'latest'.")
+    if isinstance(version, str) and not version.strip().isdigit(): return self.resolve(Ref(name, alias=check_key(version, "alias")))
+    return self.resolve(Ref(name, int(version)))
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-032
+@patch
+def versions(self:Registry, name:str):
+    "Every version of a model with its run, aliases and archived flag."
+    import pandas as pd
+    with self._store.transaction(write=False) as conn:
+        rows = self._versions(conn, name)
+        al = conn.execute(sa.select(aliases_t.c.alias, aliases_t.c.version).where(aliases_t.c.name == name)).all()
+    df = pd.DataFrame([{"version": r["version"], "run_id": r["run_id"], "archived": bool(r["archived"]),
+                        "aliases": ", ".join(sorted(a for a, v in al if v == r["version"])),
+                        "created": r["created_at"], "description": r["description"]} for r in rows])
+    df["created"] = pd.to_datetime(df["created"], unit="s", utc=True)
+    return df
+
+@patch
+def ls(self:Registry):
+    "Every registered model: number of versions and where its aliases point."
+    import pandas as pd
+    with self._store.transaction(write=False) as conn:
+        names = conn.execute(sa.select(models_t.c.name).order_by(models_t.c.name)).scalars().all()
+        counts = dict(conn.execute(sa.select(versions_t.c.name, sa.func.count()).group_by(versions_t.c.name)).all())
+        al = conn.execute(sa.select(aliases_t.c.name, aliases_t.c.alias, aliases_t.c.version)).all()
+    return pd.DataFrame([{"model": n, "versions": counts.get(n, 0),
+                          "aliases": ", ".join(f"{a}→{v}" for m, a, v in sorted(al) if m == n)} for n in names])
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-036
+_REF_FORMS = f"a Run, a run id, 'runs:/<run_id>/<name>', or a registered model: {GRAMMAR}"
+
+@patch
+def locate(self:Registry, ref, name:str="model") -> tuple:
+    "(run, model name) of a model reference: a Run, a run id, 'runs:/ID/NAME', a ModelVersion or 'NAME@...'."
+    if hasattr(ref, "load_artifact") and hasattr(ref, "id"): return ref, name
+    if isinstance(ref, (ModelVersion, Ref)):
+        mv = self.resolve(ref)
+        return get_run(self._store, self._blobs, mv.run_id), mv.model_path
+    if not isinstance(ref, str) or not ref.strip(): raise ModelError(f"Bad ref {show(ref)}: expected {_REF_FORMS}.")
+    ref = ref.strip()
+    if ref.startswith("runs:/"):
+        run_id, _, uri_name = ref[len("runs:/"):].partition("/")
+        if not run_id: raise ModelError(f"Bad ref {ref!r}: expected 'runs:/<run_id>/<name>'.")
+        run_ref, name = run_id, uri_name or name
+    elif "@" in ref or "/" in ref or ref.startswith("models:"):
+        mv = self.resolve(ref)
+        return get_run(self._store, self._blobs, mv.run_id), mv.model_path
+    else: run_ref = ref
+    try: run = get_run(self._store, self._blobs, run_ref)
+    except NotFoundError as e: raise ModelNotFoundError(f"Cannot load model {ref!r}: {e}") from None
+    return run, name
+
+@patch
+def load(self:Registry, ref, trusted=None, name:str="model"):
+    "Load the model `ref` names (see `locate`): digest checked, skops trust rules apply (`trusted` as in `models.load_model`)."
+    run, name = self.locate(ref, name)
+    return load_model(run, name=name, trusted=trusted)
+
+@patch
+def model_info(self:Registry, ref, name:str="model"):
+    "What `model.json` says about the model `ref` names (signature, requirements...), without loading it."
+    run, name = self.locate(ref, name)
+    return model_info(run, name)
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-041
+def _num(v) -> str: return "n/a" if v is None else f"{v:.4f}"
+
+def _features(model, info) -> tuple:
+    "(input columns of the model, None) or (None, what is missing and how to fix it)."
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None: return [str(c) for c in names], None
+    if info.signature: return list(info.signature["columns"]), None
+    return None, (f"the model ({info.class_path}) does not say which columns it takes: it has no feature_names_in_ "
+                  f"and no signature; fit it on a pandas DataFrame, or log it with run.log_model(model, signature=X_train)")
+
+def _dataset_target(dv) -> tuple:
+    "(target column, None) of a dataset version, or (None, what is missing and how to set it)."
+    target = dv.schema.role("target")
+    if target: return target, None
+    return None, (f"dataset {dv.ref} has no target column (no column with role 'target'): log it with "
+                  f"ws.datasets.log(df, {dv.name!r}, target='COLUMN'), or set it on this version with "
+                  f"s = dv.schema; s['COLUMN'].role = 'target'; dv.save_schema(s)")
+
+def _frame_target(frame, label:str, targets:list) -> tuple:
+    "(target column, None) of a DataFrame given as gate data, or (None, what is missing and what to do)."
+    found = next((t for t in targets if t in frame.columns), None)
+    if found: return found, None
+    if targets:
+        return None, (f"{label} has no target column: expected one of {targets} (the target of the candidate's training "
+                      f"data or of eval_dataset); add it, or pass a DatasetVersion whose schema names the target")
+    return None, (f"{label}: no target column is known (neither the candidate's training data nor eval_dataset names one); "
+                  f"pass a DatasetVersion whose schema names it (ws.datasets.log(df, NAME, target='COLUMN'))")
+
+@patch
+def _gate_data(self:Registry, data, label, features, feature_problem, targets) -> tuple:
+    "(label, X, y, problem) of one gate dataset: a DataFrame, a DatasetVersion or a dataset reference."
+    if isinstance(data, str): data = self._datasets.get(data)
+    if hasattr(data, "schema") and hasattr(data, "load"):
+        label = label or data.ref
+        target, problem = _dataset_target(data)
+        if problem: return label, None, None, problem
+        frame = data.load()
+    elif hasattr(data, "columns") and hasattr(data, "iloc"):
+        frame, label = data, label or f"the given data ({len(data):,} rows)"
+        target, problem = _frame_target(frame, label, targets)
+        if problem: return label, None, None, problem
+    else:
+        raise RegistryError(f"Bad data {show(data)}: expected a pandas DataFrame, a DatasetVersion or a dataset "
+                            f"reference such as 'churn@3'.")
+    if feature_problem: return label, None, None, feature_problem
+    missing = [c for c in features if c not in frame.columns]
+    if missing: return label, None, None, f"{label} lacks the model's input column(s) {missing}"
+    return label, frame[features], frame[target], None
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-044
+@patch
+def _targets(self:Registry, mv:ModelVersion, pol:dict) -> list:
+    "Target columns a DataFrame given as gate data may use: of the candidate's training data, then of eval_dataset."
+    out = []
+    try:
+        used = get_run(self._store, self._blobs, mv.run_id).datasets()
+        for d, v in used[used.role == "train"][["dataset", "version"]].itertuples(index=False):
+            out.append(self._datasets.get(d, int(v)).schema.role("target"))
+    except NotFoundError: pass
+    if pol.get("eval_dataset"):
+        try: out.append(self._datasets.get(pol["eval_dataset"]).schema.role("target"))
+        except NotFoundError: pass
+    return list(dict.fromkeys(t for t in out if t))
+
+def _metric_gates(p:dict, sets:list, score, champ, alias:str) -> list:
+    "min_metric and beat_champion results, one per gate and dataset; `score(which, i)` gives the metrics of set i."
+    results, metric = [], None
+    none = "no eval_dataset is set in [promotion]"
+    if p.get("min_metric"):
+        metric, op, threshold = _parse_min(p["min_metric"])
+        if not sets: results.append(GateResult("min_metric", False, none))
+        for i, (label, X, _, problem) in enumerate(sets):
+            if problem: results.append(GateResult("min_metric", False, problem, data=label)); continue
+            v = score("candidate", i).get(metric)
+            ok = v is not None and _OPS[op](v, threshold)
+            results.append(GateResult("min_metric", ok, f"{metric} = {v:.4f} on {label} (needs {op} {threshold})" if v is not None
+                                      else f"{metric} is not computed for this model on {label}", v, threshold, label))
+    metric = metric or p.get("metric") or "roc_auc"
+    if "beat_champion_by" in p:
+        margin = float(p["beat_champion_by"])
+        lower = metric.endswith(LOWER_IS_BETTER)
+        if champ is None: results.append(GateResult("beat_champion", True, f"no current {alias}: nothing to beat"))
+        elif not sets: results.append(GateResult("beat_champion", False, none))
+        for i, (label, X, _, problem) in enumerate(sets if champ is not None else []):
+            if problem: results.append(GateResult("beat_champion", False, problem, data=label)); continue
+            mc, mh = score("candidate", i).get(metric), score("champion", i).get(metric)
+            ok = mc is not None and mh is not None and (mc <= mh - margin if lower else mc >= mh + margin)
+            bar = None if mh is None else (mh - margin if lower else mh + margin)
+            results.append(GateResult("beat_champion", ok, f"{metric}: candidate {_num(mc)} vs {alias} {champ.ref} {_num(mh)} "
+                                      f"on {label} (margin {margin})", mc, bar, label))
+    return results
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-047
+@patch
+def check_gates(self:Registry, name:str, version:int,
+                alias:str="production",      # the alias the candidate would take
+                data=None,                   # more data to judge on: a DataFrame, a DatasetVersion or a dataset reference
+                data_label:str|None=None,    # how to name `data` in the results (default: its reference)
                ) -> list:
-        "Point `alias` at `name/version` if every gate passes (or `force`, audited); return the gate results."
-        from mlwork.tracking import check_key
-        check_key(alias, "alias")
-        reason = (reason or "").strip()
-        if not reason: raise RegistryError(f"Promoting {name}/{version} to {alias!r} needs a reason (reason='...').")
-        mv = self.get(name, version)
-        if mv.archived: raise RegistryError(f"{mv.ref} is archived: it cannot be promoted.")
-        before = self._alias_version(name, alias) if expected == "current" else expected
-        if before == mv.version: raise RegistryError(f"{alias!r} already points to {mv.ref}.")
-        results = gates if gates is not None else self.check_gates(name, mv.version, alias)
-        failed = [g for g in results if not g.passed]
-        details = {"gates": [asdict(g) for g in results], "forced": bool(force and failed), "previous": before}
-        if failed and not force:
-            with self._ws.store.transaction(what="recording a refused promotion") as conn:
-                self._event(conn, "promote_refused", name, mv.version, alias, reason, details)
-            raise GateFailed(f"Promotion of {mv.ref} to {alias!r} blocked by {len(failed)} gate(s): "
-                             + "; ".join(f"{g.gate}: {g.detail}" for g in failed)
-                             + ". Fix the model, or pass force=True with a reason (it is audited).", results)
-        self._move(name, alias, before, mv.version, "promote", reason, details)
-        return results
+    "Evaluate the promotion gates of `name@version` for `alias` (nothing is changed)."
+    from mlwork.evaluate import evaluate
+    p = self.policy(name)
+    cand = self.get(name, version)
+    champ_v = self._alias_version(name, alias)
+    champ = self.get(name, champ_v) if champ_v is not None and champ_v != cand.version else None
+    run, path = self.locate(cand)
+    model, info = load_model(run, name=path), model_info(run, path)
+    features, feature_problem = _features(model, info)
+    given = [(data, data_label)] if data is not None else []
+    if p.get("eval_dataset"):
+        dv = self._datasets.get(p["eval_dataset"])
+        given.append((dv, f"{dv.ref} ([promotion] eval_dataset)"))
+    targets = self._targets(cand, p) if any(hasattr(d, "iloc") for d, _ in given) else []
+    sets = [self._gate_data(d, lab, features, feature_problem, targets) for d, lab in given]
+    loaded, scores = {}, {}
+    def champion():
+        if "champion" not in loaded: loaded["champion"] = self.load(champ)
+        return loaded["champion"]
+    def score(which, i):
+        if (which, i) not in scores:
+            _, X, y, _ = sets[i]
+            m = model if which == "candidate" else champion()
+            scores[which, i] = evaluate(m, X, y, figures=False, permutation=False).metrics
+        return scores[which, i]
+    results = _metric_gates(p, sets, score, champ, alias)
+    if str(p.get("schema_compatible", "")).lower() in ("true", "1", "yes") and champ is not None:
+        a, b = set(getattr(model, "feature_names_in_", features or [])), set(getattr(champion(), "feature_names_in_", []))
+        missing, extra = sorted(b - a), sorted(a - b)
+        results.append(GateResult("schema_compatible", not missing and not extra,
+                                  "same input columns as the champion" if not missing and not extra
+                                  else f"inputs differ from {champ.ref}: missing {missing}, extra {extra}"))
+    if p.get("max_latency_ms"):
+        results.append(_latency_gate(model, sets, float(p["max_latency_ms"])))
+    return results
 
-    def rollback(self, name:str, alias:str="production", reason:str|None=None) -> ModelVersion:
-        "Move `alias` back to the version it pointed to before the current one."
-        reason = (reason or "").strip()
-        if not reason: raise RegistryError(f"Rolling back {name}@{alias} needs a reason (reason='...').")
-        current = self._alias_version(name, alias)
-        if current is None: raise RegistryError(f"Model {name!r} has no alias {alias!r} to roll back.")
-        with self._ws.store.transaction(write=False) as conn:
-            past = conn.execute(sa.select(history_t.c.version).where(history_t.c.name == name, history_t.c.alias == alias)
-                                .order_by(history_t.c.id.desc())).scalars().all()
-            archived = set(conn.execute(sa.select(versions_t.c.version).where(versions_t.c.name == name, versions_t.c.archived)).scalars())
-        previous = next((v for v in past if v is not None and v != current and v not in archived), None)
-        if previous is None: raise RegistryError(f"{name}@{alias} has no earlier version to roll back to.")
-        self._move(name, alias, current, previous, "rollback", reason, {"previous": current})
-        return self.get(name, previous)
+def _latency_gate(model, sets:list, limit:float) -> GateResult:
+    "Median single-row predict time over 20 calls, on the first row of the first usable dataset."
+    usable = [(label, X) for label, X, _, problem in sets if problem is None]
+    if not usable:
+        return GateResult("max_latency", False, sets[0][3] if sets else "no eval_dataset is set in [promotion]")
+    label, X = usable[0]
+    row = X.head(1)
+    model.predict(row)
+    times = []
+    for _ in range(20):
+        t = time.perf_counter(); model.predict(row); times.append((time.perf_counter() - t) * 1000)
+    ms = statistics.median(times)
+    return GateResult("max_latency", ms <= limit, f"single-row predict {ms:.2f} ms (limit {limit:g} ms)", ms, limit, label)
 
-    def _move(self, name, alias, before, after, action, reason, details):
-        "Compare-and-set the alias from `before` to `after`, with its history row and audit event, in one transaction."
-        now = time.time()
-        with self._ws.store.transaction(what=f"moving {name}@{alias}") as conn:
-            archived = conn.execute(sa.select(versions_t.c.archived).where(versions_t.c.name == name, versions_t.c.version == after)).scalar()
-            if archived is None or archived: raise RegistryError(f"{name}/{after} is archived or gone; {alias!r} cannot point to it.")
-            if before is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(aliases_t.insert().values(name=name, alias=alias, version=after, updated_at=now))
-                    moved = 1
-                except sa.exc.IntegrityError: moved = 0
-            else:
-                moved = conn.execute(aliases_t.update().where(aliases_t.c.name == name, aliases_t.c.alias == alias,
-                                                              aliases_t.c.version == before)
-                                     .values(version=after, updated_at=now)).rowcount
-            if moved != 1:
-                raise PromotionConflict(f"{name}@{alias} changed while this {action} was being decided (it was "
-                                        f"{'unset' if before is None else before}); another promotion won. Look at "
-                                        f"ws.registry.history({name!r}) and try again.")
-            eid = self._event(conn, action, name, after, alias, reason, details)
-            conn.execute(history_t.insert().values(name=name, alias=alias, version=after, previous_version=before, at=now, event_id=eid))
+# %% ../nbs/05d_registry.ipynb #05d-registry-054
+@patch
+def promote(self:Registry, name:str, version:int, alias:str="production", reason:str|None=None, force:bool=False,
+            gates:list|None=None,
+            expected:int|None|str="current",   # the version the caller saw under `alias` (None: unset); checked on write
+           ) -> list:
+    "Point `alias` at `name@version` if every gate passes (or `force`, audited); return the gate results."
+    check_alias(check_key(alias, "alias"))
+    reason = audit.require_reason(reason, f"Promoting {name}@{version} to {alias!r}", RegistryError)
+    mv = self.get(name, version)
+    if mv.archived: raise RegistryError(f"{mv.ref} is archived: it cannot be promoted.")
+    before = self._alias_version(name, alias) if expected == "current" else expected
+    if before == mv.version: raise RegistryError(f"{alias!r} already points to {mv.ref}.")
+    results = gates if gates is not None else self.check_gates(name, mv.version, alias)
+    failed = [g for g in results if not g.passed]
+    details = {"gates": results, "forced": bool(force and failed), "previous": before}
+    if failed and not force:
+        with self._store.transaction(what="recording a refused promotion") as conn:
+            audit.record(conn, "promote_refused", name, mv.version, alias, reason, details)
+        raise GateFailed(f"Promotion of {mv.ref} to {alias!r} blocked by {len(failed)} gate(s): "
+                         + "; ".join(f"{g.gate}: {g.detail}" for g in failed)
+                         + ". Fix the model, or pass force=True with a reason (it is audited).", results)
+    self._move(name, alias, before, mv.version, "promote", reason, details)
+    return results
 
-    def archive(self, name:str, version:int, reason:str|None=None):
-        "Archive a version (it can no longer be promoted). A version an alias points to cannot be archived."
-        reason = (reason or "").strip()
-        if not reason: raise RegistryError(f"Archiving {name}/{version} needs a reason.")
-        mv = self.get(name, version)
-        if mv.aliases: raise RegistryError(f"{mv.ref} is {', '.join(mv.aliases)}: move the alias first.")
-        with self._ws.store.transaction(what=f"archiving {mv.ref}") as conn:
-            pointed = conn.execute(sa.select(aliases_t.c.alias).where(aliases_t.c.name == name, aliases_t.c.version == version)).first()
-            if pointed: raise RegistryError(f"{mv.ref} became {pointed[0]} meanwhile: move the alias first.")
-            conn.execute(versions_t.update().where(versions_t.c.name == name, versions_t.c.version == version).values(archived=True))
-            self._event(conn, "archive", name, version, None, reason, {})
+@patch
+def _move(self:Registry, name, alias, before, after, action, reason, details):
+    "Compare-and-set the alias from `before` to `after`, with its history row and audit event, in one transaction."
+    now = time.time()
+    with self._store.transaction(what=f"moving {name}@{alias}") as conn:
+        archived = conn.execute(sa.select(versions_t.c.archived).where(versions_t.c.name == name, versions_t.c.version == after)).scalar()
+        if archived is None or archived: raise RegistryError(f"{name}@{after} is archived or gone; {alias!r} cannot point to it.")
+        if before is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(aliases_t.insert().values(name=name, alias=alias, version=after, updated_at=now))
+                moved = 1
+            except sa.exc.IntegrityError: moved = 0
+        else:
+            moved = conn.execute(aliases_t.update().where(aliases_t.c.name == name, aliases_t.c.alias == alias,
+                                                          aliases_t.c.version == before)
+                                 .values(version=after, updated_at=now)).rowcount
+        if moved != 1:
+            raise PromotionConflict(f"{name}@{alias} changed while this {action} was being decided (it was "
+                                    f"{'unset' if before is None else before}); another promotion won. Look at "
+                                    f"ws.registry.history({name!r}) and try again.")
+        eid = audit.record(conn, action, name, after, alias, reason, details)
+        conn.execute(history_t.insert().values(name=name, alias=alias, version=after, previous_version=before, at=now, event_id=eid))
 
-def _split_ref(ref:str):
-    "('name', alias-or-version) from 'name@alias' or 'name/3'."
-    if not isinstance(ref, str): raise RegistryError(f"Bad model ref {show(ref)}: expected 'name@alias' or 'name/version'.")
-    if "@" in ref: n, _, v = ref.rpartition("@"); return n, v
-    if "/" in ref: n, _, v = ref.rpartition("/"); return n, v
-    raise RegistryError(f"Bad model ref {ref!r}: expected 'name@alias' (e.g. churn@production) or 'name/version' (churn/3).")
+# %% ../nbs/05d_registry.ipynb #05d-registry-058
+@patch
+def history(self:Registry, name:str):
+    "The audit log of model `name`: who did what, when, why, and the gate results."
+    import pandas as pd
+    def gates(d):
+        g = (d or {}).get("gates") or []
+        return ", ".join(f"{x['gate']}:{'pass' if x['passed'] else 'FAIL'}" for x in g)
+    rows = audit.events(self._store, model=name)
+    df = pd.DataFrame([{"at": r["at"], "who": r["who"], "action": r["action"], "version": r["version"], "alias": r["alias"],
+                        "reason": r["reason"], "gates": gates(r["details"]),
+                        "forced": bool((r["details"] or {}).get("forced")), "details": r["details"]} for r in rows],
+                      columns=["at", "who", "action", "version", "alias", "reason", "gates", "forced", "details"])
+    df["at"] = pd.to_datetime(df["at"].astype("float64"), unit="s", utc=True)
+    return df
+
+@patch
+def alias_at(self:Registry, name:str, alias:str, when) -> int|None:
+    "The version `alias` pointed to at time `when` (a datetime, ISO string or epoch seconds)."
+    import pandas as pd
+    t = when if isinstance(when, (int, float)) else pd.Timestamp(when).timestamp()
+    with self._store.transaction(write=False) as conn:
+        row = conn.execute(sa.select(history_t.c.version).where(history_t.c.name == name, history_t.c.alias == alias,
+                                                              history_t.c.at <= t)
+                           .order_by(history_t.c.at.desc(), history_t.c.id.desc()).limit(1)).first()
+    return row[0] if row else None
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-061
+@patch
+def rollback(self:Registry, name:str, alias:str="production", reason:str|None=None) -> ModelVersion:
+    "Move `alias` back to the version it pointed to before the current one."
+    reason = audit.require_reason(reason, f"Rolling back {name}@{alias}", RegistryError)
+    current = self._alias_version(name, alias)
+    if current is None: raise RegistryError(f"Model {name!r} has no alias {alias!r} to roll back.")
+    with self._store.transaction(write=False) as conn:
+        past = conn.execute(sa.select(history_t.c.version).where(history_t.c.name == name, history_t.c.alias == alias)
+                            .order_by(history_t.c.id.desc())).scalars().all()
+        archived = set(conn.execute(sa.select(versions_t.c.version).where(versions_t.c.name == name, versions_t.c.archived)).scalars())
+    previous = next((v for v in past if v is not None and v != current and v not in archived), None)
+    if previous is None: raise RegistryError(f"{name}@{alias} has no earlier version to roll back to.")
+    self._move(name, alias, current, previous, "rollback", reason, {"previous": current})
+    return self.get(name, previous)
+
+@patch
+def archive(self:Registry, name:str, version:int, reason:str|None=None):
+    "Archive a version (it can no longer be promoted). A version an alias points to cannot be archived."
+    reason = audit.require_reason(reason, f"Archiving {name}@{version}", RegistryError)
+    mv = self.get(name, version)
+    if mv.aliases: raise RegistryError(f"{mv.ref} is {', '.join(mv.aliases)}: move the alias first.")
+    with self._store.transaction(what=f"archiving {mv.ref}") as conn:
+        pointed = conn.execute(sa.select(aliases_t.c.alias).where(aliases_t.c.name == name, aliases_t.c.version == version)).first()
+        if pointed: raise RegistryError(f"{mv.ref} became {pointed[0]} meanwhile: move the alias first.")
+        conn.execute(versions_t.update().where(versions_t.c.name == name, versions_t.c.version == version).values(archived=True))
+        audit.record(conn, "archive", name, version, None, reason, {})
+
+@patch
+def reject(self:Registry, name:str, version:int, reason:str|None, alias:str|None=None) -> int:
+    "Record that `name@version` was turned down (for `alias`) and why; return the event id. Nothing else changes."
+    reason = audit.require_reason(reason, f"Rejecting {name}@{version}", RegistryError)
+    mv = self.get(name, version)                 # a clear error for a missing model or version
+    with self._store.transaction(what=f"rejecting {mv.ref}") as conn:
+        return audit.record(conn, "reject", name, mv.version, alias, reason, {})

@@ -84,7 +84,7 @@ def search_params(search) -> dict:
 # %% ../nbs/05c_search.ipynb #05c-search-008
 def log_search(search,                  # a fitted GridSearchCV, RandomizedSearchCV, HalvingGridSearchCV or HalvingRandomSearchCV
                run=None,                # the parent run; None starts (and ends) a new run in `experiment`
-               ws=None,                 # the workspace of the new run; default: the current folder's
+               ws=None,                 # the workspace of the new run (`mw.log_search` defaults it to the current folder's)
                experiment:str|None=None,# the experiment of the new run
                name:str|None=None,      # the new run's name; default: '<search> <estimator>'
               ) -> str:
@@ -105,8 +105,8 @@ def log_search(search,                  # a fitted GridSearchCV, RandomizedSearc
         raise SearchLogError("Bad experiment=None: name the experiment of the new parent run "
                              "(log_search(search, experiment='churn')), or pass run= to log into an open run.")
     if ws is None:
-        from mlwork.workspace import workspace
-        ws = workspace()
+        raise SearchLogError("Bad ws=None: pass the workspace of the new parent run (log_search(search, ws=ws, "
+                             "experiment=...)), or call mw.log_search, which uses the workspace of the current folder.")
     with ws.start_run(experiment, name=name or f"{params['search']} {params['estimator']}") as parent:
         _log(parent, params, metrics, children, params["search"])
     return parent.id

@@ -4,17 +4,19 @@
 
 # %% ../nbs/06_workspace.ipynb #06-workspace-002
 from __future__ import annotations
-import html, time
+from functools import cached_property
 from pathlib import Path
 import sqlalchemy as sa
-from .config import Settings, load_settings, init_workspace
+from .config import Settings, load_settings, init_workspace, find_workspace
 from .errors import NotFoundError, StoreError, SettingsError
+from .fmt import kv_html
 from .store import Store, experiments, runs
 from .artifacts import BlobStore
 from . import tracking, query
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['Workspace', 'workspace', 'start_run']
+__all__ = ['Workspace', 'workspace', 'start_run', 'load_model', 'log_search', 'model_info']
 
 # %% ../nbs/06_workspace.ipynb #06-workspace-005
 class Workspace:
@@ -24,7 +26,6 @@ class Workspace:
         self.store = Store(settings.store, upgrade=upgrade, where=f"store ({settings.where('store')})")
         self.blobs = BlobStore(settings.artifacts)
         self._exp_ids: dict = {}
-        self._datasets = self._jobs = None
         self.reaped = tracking.reap_dead_runs(self.store)   # ids of runs found dead on open
 
     @classmethod
@@ -32,7 +33,7 @@ class Workspace:
              upgrade:bool=True,            # migrate an older store (else raise, pointing at `mlwork db upgrade`)
             ) -> "Workspace":
         "Open the workspace that holds `path`."
-        return cls(load_settings(None if path is None else _find(path)), upgrade=upgrade)
+        return cls(load_settings(None if path is None else find_workspace(path)), upgrade=upgrade)
 
     @classmethod
     def init(cls, path:str|Path=".") -> "Workspace":
@@ -41,33 +42,32 @@ class Workspace:
 
     root = property(lambda self: self.settings.root)
 
-    @property
-    def jobs(self):
-        "The workspace's jobs: `run`, `map`, `get`, `ls`, `rerun` (see `mlwork.runner.Jobs`)."
-        if self._jobs is None:
-            from mlwork.runner import Jobs
-            self._jobs = Jobs(self)
-        return self._jobs
+    # -- services, built once per workspace ---------------------------------------------------
+    @cached_property
+    def datasets(self):
+        "The workspace's datasets: `log`, `get`, `versions`, `ls` (see `mlwork.datasets.Datasets`)."
+        from mlwork.datasets import Datasets
+        return Datasets(self.store, self.blobs)
 
-    @property
-    def monitor(self):
-        "The workspace's model monitor: `check`, `drift`, `reports`, `retrain`, `lineage` (see `mlwork.monitor.Monitor`)."
-        from mlwork.monitor import Monitor
-        return Monitor(self)
-
-    @property
+    @cached_property
     def registry(self):
         "The workspace's model registry: `register`, `promote`, `rollback`, `history` (see `mlwork.registry.Registry`)."
         from mlwork.registry import Registry
-        return Registry(self)
+        return Registry(self.store, self.blobs, self.settings, self.datasets)
 
-    @property
-    def datasets(self):
-        "The workspace's datasets: `log`, `get`, `versions`, `ls` (see `mlwork.datasets.Datasets`)."
-        if self._datasets is None:
-            from mlwork.datasets import Datasets
-            self._datasets = Datasets(self.store, self.blobs)
-        return self._datasets
+    @cached_property
+    def jobs(self):
+        "The workspace's jobs: `run`, `map`, `get`, `ls`, `rerun` (see `mlwork.runner.Jobs`)."
+        from mlwork.runner import Jobs
+        return Jobs(self.store, self.blobs, self.settings)
+
+    @cached_property
+    def monitor(self):
+        "The workspace's model monitor: `check`, `drift`, `reports`, `retrain`, `lineage` (see `mlwork.retrain.Monitoring`)."
+        from mlwork.monitor import Monitor
+        from mlwork.retrain import Monitoring, Retrainer
+        return Monitoring(Monitor(self.store, self.blobs, self.settings, self.datasets, self.registry),
+                          Retrainer(self.store, self.settings, self.jobs, self.registry, self.datasets))
 
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, experiment:str,            # experiment name, created when new
@@ -85,15 +85,7 @@ class Workspace:
 
     def get_run(self, run_id:str) -> tracking.Run:
         "The run with id `run_id` (a unique prefix of at least 6 characters works too)."
-        with self.store.transaction(write=False) as conn:
-            q = sa.select(runs, experiments.c.name.label("_exp")).join(experiments)
-            rows = conn.execute(q.where(runs.c.id == run_id)).mappings().all()
-            if not rows and isinstance(run_id, str) and len(run_id) >= 6:
-                rows = conn.execute(q.where(runs.c.id.like(run_id + "%")).limit(2)).mappings().all()
-        if len(rows) != 1:
-            raise NotFoundError(f"No run with id {run_id!r}" if not rows else f"Run id prefix {run_id!r} is ambiguous.")
-        row = dict(rows[0]); exp = row.pop("_exp")
-        return tracking.Run(self.store, self.blobs, row, exp)
+        return tracking.get_run(self.store, self.blobs, run_id)
 
     def runs(self, experiment:str|list|None=None, # experiment name(s); None for all
              where:str|None=None,      # filter, e.g. "metrics.auc > 0.8 and params.model = 'rf'"
@@ -127,15 +119,24 @@ class Workspace:
     def __repr__(self): return f"Workspace({str(self.root)!r})"
 
     def _repr_html_(self):
-        s, e = self.settings, html.escape
-        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'><code>{e(str(v))}</code></td></tr>"
-                       for k, v in [("root", s.root), ("store", self.store.safe_url), ("artifacts", s.artifacts),
-                                    ("jobs", s.jobs), ("executor", s.executor)])
-        return f"<div><b>mlwork workspace</b><table>{rows}</table></div>"
+        s = self.settings
+        return kv_html("mlwork workspace", [("root", s.root), ("store", self.store.safe_url), ("artifacts", s.artifacts),
+                                            ("jobs", s.jobs), ("executor", s.executor)], code=True)
 
-def _find(path):
-    from mlwork.config import find_workspace
-    return find_workspace(path)
+
+# %% ../nbs/06_workspace.ipynb #06-workspace-012
+@patch
+def load_model(self:Workspace, ref,             # 'NAME@N', 'NAME@ALIAS', 'NAME@latest', a run id, a Run, 'runs:/ID/NAME'
+               trusted=None,                    # extra type names to trust; True: trust this file completely
+               name:str="model",                # the model's name within its run (a runs:/ URI names it itself)
+              ):
+    "Load a model by reference (see `Registry.locate`)."
+    return self.registry.load(ref, trusted=trusted, name=name)
+
+@patch
+def model_info(self:Workspace, ref, name:str="model"):
+    "What `model.json` says about the model `ref` names (signature, requirements...), without loading it."
+    return self.registry.model_info(ref, name=name)
 
 # %% ../nbs/06_workspace.ipynb #06-workspace-007
 _default: Workspace|None = None
@@ -149,3 +150,26 @@ def workspace() -> Workspace:
 def start_run(experiment:str, **kw) -> tracking.Run:
     "Start a run in the default workspace (see `Workspace.start_run`)."
     return workspace().start_run(experiment, **kw)
+
+def load_model(ref,                    # 'NAME@N', 'NAME@ALIAS', 'NAME@latest', a run id, a Run, 'runs:/ID/NAME'
+               ws:Workspace|None=None,   # default: the default workspace
+               trusted=None,           # extra type names to trust; True: trust this file completely
+               name:str="model",       # the model's name within its run
+              ):
+    "Load a model by reference from `ws` (default: the workspace of the current folder); see `Workspace.load_model`."
+    if ws is None and hasattr(ref, "load_artifact") and hasattr(ref, "id"):      # a Run needs no workspace
+        from mlwork.models import load_model as from_run
+        return from_run(ref, name=name, trusted=trusted)
+    return (ws or workspace()).load_model(ref, trusted=trusted, name=name)
+
+def log_search(search, run=None, ws:Workspace|None=None, **kw) -> str:
+    "Log a fitted scikit-learn search as a parent run with child runs (see `mlwork.search.log_search`); default: the default workspace."
+    from mlwork.search import log_search as log
+    return log(search, run=run, ws=ws if ws is not None or run is not None else workspace(), **kw)
+
+def model_info(ref, ws:Workspace|None=None, name:str="model"):
+    "What `model.json` says about the model `ref` names, from `ws` (default: the default workspace)."
+    if ws is None and hasattr(ref, "load_artifact") and hasattr(ref, "id"):
+        from mlwork.models import model_info as from_run
+        return from_run(ref, name)
+    return (ws or workspace()).model_info(ref, name=name)

@@ -49,7 +49,7 @@ def test_fresh_process_loads_by_uri_and_predicts_the_same(ws_root, data, tmp_pat
     res = run_py(f"""
         import warnings, numpy as np, pandas as pd
         warnings.simplefilter("error")                     # same versions: no warning of any kind
-        from mlwork.models import load_model, model_info
+        from mlwork import load_model, model_info      # by reference, from the default workspace
         m = load_model("{info.uri}")                       # the default workspace of the current folder
         X = pd.read_parquet({str(tmp_path / 'X.parquet')!r})
         assert model_info("{info.uri}").schema.validate(X).ok
@@ -77,7 +77,8 @@ def test_untrusted_type_is_refused_in_a_fresh_process(ws_root, data, tmp_path, m
     X.to_parquet(tmp_path / "X.parquet")
     code = f"""
         import os, sys, json
-        from mlwork.models import load_model, UntrustedModelError
+        from mlwork import load_model
+        from mlwork.models import UntrustedModelError
         try:
             load_model("{info.uri}")
             print(json.dumps({{"loaded": True}}))
@@ -93,7 +94,7 @@ def test_untrusted_type_is_refused_in_a_fresh_process(ws_root, data, tmp_path, m
     out = tmp_path / "pred.npy"
     trusted = run_py(f"""
         import numpy as np, pandas as pd
-        from mlwork.models import load_model
+        from mlwork import load_model
         m = load_model("{info.uri}", trusted=["my_steps.AddOne"])
         np.save({str(out)!r}, m.predict(pd.read_parquet({str(tmp_path / 'X.parquet')!r})))
     """, cwd=ws_root, PYTHONPATH=mods)
@@ -107,7 +108,8 @@ def test_pickle_is_refused_without_consent_before_it_runs(ws_root, tmp_path):
             info = run.log_model(Touch(marker), pickle=True)
     assert not marker.exists()
     res = run_py(f"""
-        from mlwork.models import load_model, UntrustedModelError
+        from mlwork import load_model
+        from mlwork.models import UntrustedModelError
         for consent in (None, ["tests.Touch"]):
             try: load_model("{info.uri}", trusted=consent); raise SystemExit("loaded a pickle without consent")
             except UntrustedModelError as e: assert "trusted=True" in str(e), e
@@ -115,7 +117,7 @@ def test_pickle_is_refused_without_consent_before_it_runs(ws_root, tmp_path):
     """, cwd=ws_root)
     assert res.stdout.strip() == "refused" and not marker.exists()
     run_py(f"""
-        from mlwork.models import load_model
+        from mlwork import load_model
         load_model("{info.uri}", trusted=True)
     """, cwd=ws_root)
     assert marker.exists()                  # with consent, the pickle ran (which is exactly why it needs consent)
@@ -132,7 +134,7 @@ def test_corrupted_model_file_is_detected_in_a_fresh_process(ws_root, data):
     data_[len(data_) // 2] ^= 0xFF
     blob.write_bytes(bytes(data_))
     res = run_py(f"""
-        from mlwork.models import load_model
+        from mlwork import load_model
         from mlwork.errors import ArtifactCorruptError
         try: load_model("{info.uri}"); raise SystemExit("corruption not detected")
         except ArtifactCorruptError as e: print(e)

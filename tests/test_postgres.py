@@ -79,11 +79,11 @@ def test_monitor_and_retrain_guard_on_postgres(pg_ws, ws_root):
     _, quiet, drifted = example_model(ws, n_customers=1500)
     ok = ws.monitor.check("churn", quiet.drop(columns="churned"))
     assert not ok.dataset_drift and ok.meta["actions"] == []
-    rep = ws.monitor.check("churn", drifted.drop(columns="churned"))       # no labels: nothing to retrain on
-    assert rep.dataset_drift and rep.meta["actions"][0]["status"] == "skipped" and "no labels" in rep.meta["actions"][0]["why"]
+    rep = ws.monitor.check("churn", drifted.drop(columns="churned"))       # no labels yet: the retrain waits for them
+    assert rep.dataset_drift and rep.meta["actions"][0]["status"] == "waiting for labels" and "no labels" in rep.meta["actions"][0]["why"]
     assert list(ws.monitor.reports("churn").dataset_drift) == [True, False]
     again = ws.monitor.report(rep.meta["id"])
     assert again.drifted_columns == rep.drifted_columns and again.meta["estimated"] == rep.meta["estimated"]
     h = ws.registry.history("churn")
-    assert list(h.action) == ["register", "promote", "drift_check", "drift_check", "retrain_skipped"]
+    assert list(h.action) == ["register", "promote", "drift_check", "drift_check", "retrain_waiting"]
     ws.close()

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from mlwork.workspace import Workspace
 from mlwork.synthetic import churn_pair
-from conftest import mlwork_cli, clean_env
+from conftest import mlwork_cli, clean_env, run_py
 
 POLICY = """
 [promotion]
@@ -111,3 +111,52 @@ def test_cli_promote_gates_rollback_history(reg_ws):
     assert "production→2" in ls.stdout
     show = mlwork_cli("models", "show", "churn", cwd=root)
     assert show.returncode == 0 and "production" in show.stdout
+
+
+def test_reference_grammar_in_python_and_cli(reg_ws):
+    "NAME@N is a version, NAME@WORD an alias, NAME@latest the newest, NAME/N the older form; digit aliases are refused."
+    import json
+    from mlwork.refs import RefError
+    reg, root = reg_ws.registry, reg_ws.root
+    reg.promote("churn", 3, reason="forest", gates=[])
+    run_of = {v: reg.get("churn", v).run_id for v in (2, 3, 22)}
+    res = run_py("""
+        import json, mlwork as mw
+        refs = ["churn@2", "churn@production", "churn@latest", "churn/2", "models:/churn@3"]
+        out = {r: mw.model_info(r).run_id for r in refs}                 # the default workspace of the current folder
+        out["loaded"] = [type(mw.load_model(r)).__name__ for r in ("churn@2", "churn@production", "churn@latest", "churn/2")]
+        print(json.dumps(out))
+    """, cwd=root)
+    got = json.loads(res.stdout)
+    assert [got[r] for r in ("churn@2", "churn@production", "churn@latest", "churn/2", "models:/churn@3")] == \
+        [run_of[2], run_of[3], run_of[22], run_of[2], run_of[3]]
+    assert got["loaded"] == ["LogisticRegression", "RandomForestClassifier", "RandomForestClassifier", "LogisticRegression"]
+    with pytest.raises(RefError, match="alias names of digits only are refused"):
+        reg.promote("churn", 2, alias="2", reason="x", gates=[])
+    assert reg.get("churn@latest").ref == "churn@22" and reg.get("churn/2").ref == "churn@2"
+
+    for ref, shown in (("churn@2", "churn@2"), ("churn@production", "churn@3"), ("churn@latest", "churn@22"), ("churn/2", "churn@2")):
+        res = mlwork_cli("models", "show", ref, cwd=root)
+        assert res.returncode == 0 and res.stdout.startswith(shown), (ref, res.stdout, res.stderr)
+    res = mlwork_cli("models", "promote", "churn", "2", "--alias", "7", "--reason", "x", cwd=root)
+    assert res.returncode == 1 and "alias names of digits only are refused" in res.stderr, res.stderr
+    res = mlwork_cli("datasets", "show", "churn@production", cwd=root)
+    assert res.returncode == 1 and "datasets have no aliases" in res.stderr, res.stderr
+    res = mlwork_cli("datasets", "show", "churn@latest", cwd=root)
+    assert res.returncode == 0 and res.stdout.startswith("churn@1"), res.stdout
+
+
+def test_reject_is_an_audited_registry_call(reg_ws):
+    reg, root = reg_ws.registry, reg_ws.root
+    eid = reg.reject("churn", 4, reason="overfits the quiet month", alias="production")
+    h = reg.history("churn")
+    last = h.iloc[-1]
+    assert (last.action, last.version, last.alias, last.reason) == ("reject", 4, "production", "overfits the quiet month")
+    assert reg.get("churn", 4).aliases == [] and len(reg.ls()) == 1                    # nothing else changed
+    res = mlwork_cli("models", "reject", "churn", "5", "--reason", "leaks the label", cwd=root)
+    assert res.returncode == 0 and "churn@5 rejected" in res.stdout and f"(event {eid + 1})" in res.stdout, res.stdout + res.stderr
+    assert mlwork_cli("models", "reject", "churn", "5", cwd=root).returncode == 2          # --reason is required
+    res = mlwork_cli("models", "reject", "churn", "5", "--reason", "  ", cwd=root)
+    assert res.returncode == 1 and "Rejecting churn@5 needs a reason" in res.stderr, res.stderr
+    hist = mlwork_cli("models", "history", "churn", cwd=root)
+    assert hist.stdout.count("reject") == 2 and "leaks the label" in hist.stdout
