@@ -502,6 +502,10 @@ def db_status(ctx):
     click.echo(f"{store.safe_url}: revision {rev or '-'} (this mlwork: {HEAD_REVISION}); {state}")
     if rev is not None and rev not in REVISIONS: sys.exit(1)
 
+# %% ../nbs/07_cli.ipynb #07-cli-031
+from .serve import serve_cli
+main.add_command(serve_cli, "serve")
+
 # %% ../nbs/07_cli.ipynb #07-cli-019
 @main.command()
 @click.option("--experiment", default="demo-churn", show_default=True)

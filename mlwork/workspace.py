@@ -123,7 +123,6 @@ class Workspace:
         return kv_html("mlwork workspace", [("root", s.root), ("store", self.store.safe_url), ("artifacts", s.artifacts),
                                             ("jobs", s.jobs), ("executor", s.executor)], code=True)
 
-
 # %% ../nbs/06_workspace.ipynb #06-workspace-012
 @patch
 def load_model(self:Workspace, ref,             # 'NAME@N', 'NAME@ALIAS', 'NAME@latest', a run id, a Run, 'runs:/ID/NAME'
@@ -137,6 +136,14 @@ def load_model(self:Workspace, ref,             # 'NAME@N', 'NAME@ALIAS', 'NAME@
 def model_info(self:Workspace, ref, name:str="model"):
     "What `model.json` says about the model `ref` names (signature, requirements...), without loading it."
     return self.registry.model_info(ref, name=name)
+
+# %% ../nbs/06_workspace.ipynb #06-workspace-017
+@patch
+def serve(self:Workspace, *refs,   # model references to serve, e.g. 'churn@production'
+          **opts):                 # host, port, workers, auth... (see `mlwork.serve.serve_in_background`)
+    "Serve `refs` over REST from a background process; returns a handle with `url` and `stop()`."
+    from mlwork.serve import serve_in_background
+    return serve_in_background(self, *refs, **opts)
 
 # %% ../nbs/06_workspace.ipynb #06-workspace-007
 _default: Workspace|None = None

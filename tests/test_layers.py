@@ -21,12 +21,13 @@ LAYERS = [
     ("domain", ["models", "evaluate", "search"]),
     ("domain", ["audit"]),
     ("domain", ["registry"]),
+    ("domain", ["keys", "serving"]),
     ("domain", ["drift", "monitor"]),
     ("domain", ["comparison", "monitor_report"]),
     ("execution", ["runner", "worker"]),
     ("execution", ["retrain"]),
     ("faces", ["workspace"]),
-    ("faces", ["widgets.base", "widgets.*", "cli", "demo", "__init__"]),
+    ("faces", ["serve", "widgets.base", "widgets.*", "demo", "cli", "__init__"]),
 ]
 ORDER = [m for _, mods in LAYERS for m in mods]
 # (importer, function, imported): imports allowed against the order. `Run.log_model` lets `run.log_model(clf)` read naturally.
