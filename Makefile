@@ -63,4 +63,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/drift.py
 
 clean:
-	rm -rf $(VENV) .mlwork build *.egg-info
+	rm -rf $(VENV) .mlwork demo-out build *.egg-info

@@ -6,9 +6,10 @@
 from __future__ import annotations
 import time
 from .config import copy_job_templates
+from .store import FINISHED
 
 # %% auto #0
-__all__ = ['CONFIGS', 'DRIFT', 'WORKBENCH_CELLS', 'run_demo', 'register_best', 'run_lifecycle']
+__all__ = ['CONFIGS', 'DRIFT', 'OUTPUT_DIR', 'WORKBENCH_CELLS', 'run_demo', 'register_best', 'run_lifecycle']
 
 # %% ../nbs/08_demo.ipynb #08-demo-005
 CONFIGS = [{"model": "logreg", "C": 1.0}, {"model": "random_forest", "n_estimators": 200},
@@ -34,7 +35,7 @@ def run_demo(ws, experiment:str="demo-churn", echo=print, n_customers:int=20_000
         echo(f"  job {j.id[:8]} {j.status:8} {j.parameters['model']:18} -> {j.html_path if j.info.get('html_digest') else '-'}"
              + (f"  (cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')})" if err else ""))
     ids = "', '".join(j.id for j in jobs)
-    df = ws.runs(experiment, where=f"job_id in ('{ids}') and status = 'FINISHED'", order_by="-metrics.roc_auc")
+    df = ws.runs(experiment, where=f"job_id in ('{ids}') and status = '{FINISHED}'", order_by="-metrics.roc_auc")
     register_best(ws, df, echo=echo)
     return df
 
@@ -43,10 +44,10 @@ def register_best(ws, df, name:str="churn", echo=print):
     from mlwork.registry import GateFailed, policy
     if df.empty: return None
     reg = ws.registry
-    order = _rank_on_eval(ws, df, policy(ws, name))                  # the best on the data the gates use, last
+    order = _rank_on_eval(ws, df, policy(ws.settings, name))                  # the best on the data the gates use, last
     versions = [reg.register(rid, name, description=f"run {rid[:8]} ({df.set_index('run_id').loc[rid, 'name']})")
                 for rid in order]                                    # the best becomes the newest version
-    gates = "gates from [promotion]" if policy(ws, name) else "no gates configured in [promotion]"
+    gates = "gates from [promotion]" if policy(ws.settings, name) else "no gates configured in [promotion]"
     steps = ([(versions[-2], "make demo: the runner-up, as the baseline champion")] if len(versions) > 1 else []) + \
             [(versions[-1], "make demo: the best run of the sweep")]
     for mv, reason in steps:
@@ -76,6 +77,7 @@ def _rank_on_eval(ws, df, pol:dict) -> list:
 
 # %% ../nbs/08_demo.ipynb #08-demo-006
 DRIFT = dict(covariate_drift=1.0, new_category=True, missing_burst=0.2)   # what month 3 brings
+OUTPUT_DIR = "demo-out"      # under the workspace: every file the demo writes (ignored by git in this repository)
 
 WORKBENCH_CELLS = [
     "import mlwork as mw\nws = mw.Workspace.open()",
@@ -85,11 +87,53 @@ WORKBENCH_CELLS = [
     "# drift per feature over time (click a cell), performance estimated and realised, the monitor's actions\nmw.monitor_panel(ws, 'churn')",
 ]
 
-def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print, n_customers:int=20_000, seed:int=0) -> dict:
-    "After `run_demo`: a drifted month is validated, scored and monitored; the policy retrains; reports are written."
+def _monitor_job(ws, name:str, data:str, why:str, echo) -> tuple:
+    "Run the monitor job on `data` and echo its verdict and the retrain it caused; (job id, report id or None)."
+    job = ws.jobs.run("monitor", {"model": name, "data": data})
+    mine = ws.monitor.reports(name, job_id=job.id)
+    if job.status != FINISHED or mine.empty:
+        err = job.error or {}
+        echo(f"monitor job {job.id[:8]} on {data} {job.status}: cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}")
+        return job.id, None
+    rep = ws.monitor.report(int(mine.id.iloc[0]))
+    est = rep.meta.get("estimated", {}).get("roc_auc")
+    real = [w.get("realised_roc_auc") for w in rep.meta.get("performance", []) if w.get("realised_roc_auc") is not None]
+    echo(f"monitor {data} ({why}): report {rep.meta['id']}, {rep.summary()}"
+         + (f"; ROC AUC estimated {est:.3f}" if est is not None else "") + (f", realised {real[-1]:.3f}" if real else ""))
+    for c in [c for c in rep.columns if c.drifted][:6]: echo(f"    {c.column}: " + "; ".join(c.reasons))
+    for a in rep.meta.get("actions") or []:
+        echo(f"  retrain {a.get('status')}: {a.get('why')}")
+        if a.get("holdout"): echo(f"    judged on fresh data: {a['holdout']}")
+        for g in a.get("gates") or []: echo(f"    {'PASS' if g['passed'] else 'FAIL'} {g['gate']}: {g['detail']}")
+    return job.id, rep.meta["id"]
+
+def _write_outputs(ws, out, name:str, experiment:str, drift_report) -> dict:
+    "The stakeholder reports and the workbench notebook, written under `out`; their paths."
     import nbformat
+    from mlwork.comparison import report_html
+    from mlwork.monitor_report import drift_report_html, model_card_html
+    reports = out / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    files = {"comparison": reports / f"{experiment}.html", "drift": reports / "drift-month3.html", "model card": reports / f"{name}-card.html"}
+    files["comparison"].write_text(report_html(ws, experiment), encoding="utf-8")
+    if drift_report is not None: files["drift"].write_text(drift_report_html(ws, drift_report), encoding="utf-8")
+    else: files.pop("drift")
+    files["model card"].write_text(model_card_html(ws, name, intended_use=(
+        "Rank this month's customers by churn risk so the retention team calls the riskiest first. "
+        "Trained on SYNTHETIC data: a demonstration, not for real customers.")), encoding="utf-8")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# mlwork workbench\nThe demo workspace in four widgets. Run the cells in order.")] + \
+               [nbformat.v4.new_code_cell(c) for c in WORKBENCH_CELLS]
+    nb.metadata["kernelspec"] = {"name": "mlwork", "display_name": "Python (mlwork)", "language": "python"}
+    nbformat.write(nb, out / "workbench.ipynb")
+    return files
+
+def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print, n_customers:int=20_000, seed:int=0) -> dict:
+    "After `run_demo`: a drifted month is validated, scored and monitored; the policy retrains; reports are written to `OUTPUT_DIR`."
     from mlwork.synthetic import churn_pair
-    out = {"workspace": str(ws.root)}
+    out_dir = ws.root / OUTPUT_DIR
+    out_dir.mkdir(exist_ok=True)
+    out = {"workspace": str(ws.root), "folder": str(out_dir)}
     _, month3 = churn_pair(n_customers=n_customers, seed=seed + 1, start="2026-02", **DRIFT)
     v1 = ws.datasets.get(name, 1)
     check = v1.validate(month3)
@@ -99,49 +143,24 @@ def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print,
          f"{len(check.errors)} error(s), {len(check.warnings)} warning(s)")
     for p in check.problems[:10]: echo(f"  [{p.severity}] {p.column}: {p.message}")
     champ = ws.registry.get(name, "production")
-    score = ws.jobs.run("score", {"model_run": champ.run_id, "input": v3.ref, "output": "predictions-month3.parquet",
+    predictions = out_dir / "predictions-month3.parquet"
+    score = ws.jobs.run("score", {"model_run": champ.run_id, "input": v3.ref, "output": str(predictions),
                                   "experiment": f"{name}-scoring"})
-    echo(f"scored {v3.ref} with {champ.ref} (production): job {score.id[:8]} {score.status} -> {ws.root / 'predictions-month3.parquet'}")
+    echo(f"scored {v3.ref} with model {champ.ref} (production): job {score.id[:8]} {score.status} -> {predictions}")
     pol = ws.monitor.policy(name)
     echo(f"monitoring policy: retrain_on = {', '.join(pol['retrain_on']) or 'never'}; auto_promote = {str(pol['auto_promote']).lower()}; "
          f"cooldown_hours = {pol['cooldown_hours']:g}" + ("" if pol["retrain_on"] else "  (add [monitoring] retrain_on = drift to settings.ini to retrain)"))
     checks = [("churn@2", "the quiet month: a baseline"), (v3.ref, "the drifted month"), (v3.ref, "the same month again: the trigger must not fire twice")]
     out["monitor_jobs"], out["reports"] = [], []
     for data, why in checks:
-        job = ws.jobs.run("monitor", {"model": name, "data": data})
-        out["monitor_jobs"].append(job.id)
-        mine = ws.monitor.reports(name, job_id=job.id)
-        if job.status != "FINISHED" or mine.empty:
-            err = job.error or {}
-            echo(f"monitor job {job.id[:8]} on {data} {job.status}: cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}")
-            continue
-        rep = ws.monitor.report(int(mine.id.iloc[0]))
-        out["reports"].append(rep.meta["id"])
-        est = rep.meta.get("estimated", {}).get("roc_auc")
-        real = [w.get("realised_roc_auc") for w in rep.meta.get("performance", []) if w.get("realised_roc_auc") is not None]
-        echo(f"monitor {data} ({why}): report {rep.meta['id']}, {rep.summary()}"
-             + (f"; ROC AUC estimated {est:.3f}" if est is not None else "") + (f", realised {real[-1]:.3f}" if real else ""))
-        for c in [c for c in rep.columns if c.drifted][:6]: echo(f"    {c.column}: " + "; ".join(c.reasons))
-        for a in rep.meta.get("actions") or []:
-            echo(f"  retrain {a.get('status')}: {a.get('why')}")
-            for g in a.get("gates") or []: echo(f"    {'PASS' if g['passed'] else 'FAIL'} {g['gate']}: {g['detail']}")
+        job_id, report_id = _monitor_job(ws, name, data, why, echo)
+        out["monitor_jobs"].append(job_id)
+        if report_id is not None: out["reports"].append(report_id)
     out["lineage"] = ws.monitor.lineage(name)
-    reports = ws.root / "reports"
-    reports.mkdir(exist_ok=True)
-    from mlwork.comparison import report_html
-    from mlwork.monitor_report import drift_report_html, model_card_html
-    files = {"comparison": reports / f"{experiment}.html", "drift": reports / "drift-month3.html", "model card": reports / f"{name}-card.html"}
-    files["comparison"].write_text(report_html(ws, experiment), encoding="utf-8")
-    if len(out["reports"]) >= 2: files["drift"].write_text(drift_report_html(ws, out["reports"][1]), encoding="utf-8")
-    else: files.pop("drift")
-    files["model card"].write_text(model_card_html(ws, name, intended_use=(
-        "Rank this month's customers by churn risk so the retention team calls the riskiest first. "
-        "Trained on SYNTHETIC data: a demonstration, not for real customers.")), encoding="utf-8")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# mlwork workbench\nThe demo workspace in four widgets. Run the cells in order.")] + \
-               [nbformat.v4.new_code_cell(c) for c in WORKBENCH_CELLS]
-    nb.metadata["kernelspec"] = {"name": "mlwork", "display_name": "Python (mlwork)", "language": "python"}
-    nbformat.write(nb, ws.root / "workbench.ipynb")
+    files = _write_outputs(ws, out_dir, name, experiment, out["reports"][1] if len(out["reports"]) >= 2 else None)
     out["files"] = {k: str(v) for k, v in files.items()}
-    out["notebook"] = str(ws.root / "workbench.ipynb")
+    out["predictions"] = str(predictions)
+    out["notebook"] = str(out_dir / "workbench.ipynb")
+    echo(f"\nEvery file the demo wrote is in {out_dir} (predictions, reports, workbench notebook); "
+         f"the store and the executed job notebooks are in {ws.root / '.mlwork'}.")
     return out

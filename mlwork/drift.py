@@ -4,21 +4,20 @@
 
 # %% ../nbs/04e_drift.ipynb #04e-drift-002
 from __future__ import annotations
-import base64, gzip, html, io, json, math, time
+import html, math, time
 from dataclasses import dataclass, field
-from .errors import MlworkError, show
-from .schema import DataError, check_frame, column_kind
+from .errors import show
+from .fmt import jsonable
+from .schema import check_frame
+from .sketch import (DriftError, Reference, ColumnReference, QUANTILE_POINTS, as_float, category_counts,
+                           quantile_function)
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'MAX_CATEGORIES', 'SAMPLE_ROWS', 'QUANTILE_POINTS', 'MIN_CATEGORY_COUNT', 'MIN_ROWS_PER_CATEGORY',
-           'MAX_LISTED', 'DriftError', 'thresholds', 'wasserstein_sorted', 'wasserstein_quantiles', 'sketch_grid',
-           'interval_means', 'quantile_function', 'jensenshannon', 'psi', 'two_proportion_p', 'ColumnReference',
-           'Reference', 'ColumnDrift', 'dataset_verdict', 'DriftDetector', 'drift', 'DriftReport']
+__all__ = ['DEFAULTS', 'MIN_CATEGORY_COUNT', 'MIN_ROWS_PER_CATEGORY', 'MAX_LISTED', 'thresholds', 'wasserstein_sorted',
+           'wasserstein_quantiles', 'jensenshannon', 'psi', 'two_proportion_p', 'ColumnDrift', 'dataset_verdict',
+           'DriftDetector', 'drift', 'DriftReport']
 
 # %% ../nbs/04e_drift.ipynb #04e-drift-005
-class DriftError(MlworkError, ValueError):
-    "The data or settings given to a drift detector cannot be used as given."
-
 DEFAULTS = {
     "small_sample": 1000,              # rows; at or below (the smaller sample) the statistical tests are used
     "stattest_threshold": 0.05,        # p-value of KS / chi-square below which a column drifted
@@ -30,9 +29,6 @@ DEFAULTS = {
     "drift_share": 0.5,                # share of drifted columns at or above which the dataset drifted
     "categorical_max_distinct": 5,     # numeric columns with at most this many distinct values are categorical
 }
-MAX_CATEGORIES = 10_000     # reference categories kept per column; beyond, the new-category check is off
-SAMPLE_ROWS = 5_000         # rows of the reference kept in a sketch, for the tests that need raw values
-QUANTILE_POINTS = 1001      # reference quantiles kept in a sketch (numeric columns)
 
 _UPPER = {"wasserstein_threshold": math.inf, "jensenshannon_threshold": math.sqrt(math.log(2)),
           "small_sample": math.inf, "categorical_max_distinct": math.inf}   # the others are shares or p-values: <= 1
@@ -82,33 +78,6 @@ def wasserstein_quantiles(quantile, b) -> float:
     p = (np.arange(g) + 0.5) / g
     return float(np.abs(quantile(p) - b[np.minimum((p * m).astype(np.int64), m - 1)]).mean())
 
-def sketch_grid(n:int):
-    "Breakpoints in [0, 1] for a quantile sketch of `n` values: QUANTILE_POINTS evenly spaced, refined geometrically in both tails down to 1/n."
-    import numpy as np
-    tail = 10.0 ** -np.arange(3, 12, 1 / 3)                   # 1e-3, 4.6e-4, 2.2e-4, 1e-4, ... (3 a decade)
-    tail = tail[tail * n >= 1]
-    return np.unique(np.concatenate([np.linspace(0, 1, QUANTILE_POINTS), tail, 1 - tail]))
-
-def interval_means(x, grid):
-    "The mean of sorted `x` between consecutive breakpoints of `grid`: (kept breakpoints, means), empty intervals merged."
-    import numpy as np
-    idx = np.unique(np.rint(np.asarray(grid) * len(x)).astype(np.int64))
-    cs = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
-    means = (cs[idx[1:]] - cs[idx[:-1]]) / (idx[1:] - idx[:-1])
-    return (idx / len(x)).tolist(), means.tolist()
-
-def quantile_function(r) -> "callable":
-    "The reference quantile function of a sketched numeric column: steps over its value counts when it has few values, else the mean of each sketch interval."
-    import numpy as np
-    if r.support is not None:
-        values, cum = np.asarray(r.support[0], float), np.cumsum(r.support[1]) / np.sum(r.support[1])
-        return lambda p: values[np.minimum(np.searchsorted(cum, p, side="right"), len(values) - 1)]
-    if r.means is not None:
-        grid, means = np.asarray(r.means[0], float), np.asarray(r.means[1], float)
-        return lambda p: means[np.clip(np.searchsorted(grid, p, side="right") - 1, 0, len(means) - 1)]
-    grid, q = np.linspace(0, 1, len(r.quantiles)), np.asarray(r.quantiles, float)
-    return lambda p: np.interp(p, grid, q)
-
 def jensenshannon(p, q) -> float:
     "Jensen-Shannon distance (natural log) of two count or share vectors over the same categories."
     import numpy as np
@@ -134,166 +103,6 @@ def two_proportion_p(k1:int, n1:int, k2:int, n2:int) -> float:
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     if se == 0: return 1.0
     return math.erfc(abs(k1 / n1 - k2 / n2) / se / math.sqrt(2))
-
-# %% ../nbs/04e_drift.ipynb #04e-drift-011
-def _as_float(s):
-    "A numeric or bool Series as float64 numpy, missing as NaN."
-    import numpy as np, pandas as pd
-    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
-        s = pd.to_numeric(s.astype(object), errors="coerce")      # text where numbers were: missing, so it shows as drift
-    v = s.to_numpy(dtype="float64", na_value=np.nan)
-    return v
-
-def _counts(s) -> tuple[dict, int]:
-    "Category -> count over the non-missing values of `s` (and the number of missing values)."
-    import pandas as pd
-    vc = s.value_counts(dropna=True, sort=False)
-    return {_key(k): int(c) for k, c in vc.items() if c}, int(s.isna().sum())
-
-def _key(v):
-    v = v.item() if hasattr(v, "item") else v
-    return v if isinstance(v, (str, int, float, bool)) else str(v)
-
-@dataclass
-class ColumnReference:
-    name: str
-    kind: str                          # 'numeric' | 'categorical' | 'skipped'
-    n: int                             # rows, missing included
-    missing: int                       # missing (NaN, None, infinite) values
-    sorted: "object|None" = None       # numeric, fitted on raw data: the sorted finite values
-    quantiles: list|None = None        # numeric, from a sketch: QUANTILE_POINTS equally spaced quantiles
-    mean: float|None = None
-    std: float|None = None
-    edges: list|None = None            # numeric: inner PSI bin edges (reference deciles)
-    bins: list|None = None             # numeric: reference counts in the PSI bins
-    counts: dict|None = None           # categorical: category -> count
-    truncated: bool = False            # categorical: more than MAX_CATEGORIES categories
-    sample: "object|None" = None       # numeric values of the bounded row sample (sketch)
-    support: list|None = None          # numeric with <= QUANTILE_POINTS distinct values (sketch): [values, counts]
-    means: list|None = None            # numeric (sketch): [breakpoints, mean of the values between consecutive ones]
-    other: int = 0                     # categorical, truncated: rows in the categories not kept
-    target: bool = False               # the dataset's target column
-    why: str = ""                      # skipped: the reason
-
-    @property
-    def valid(self) -> int: return self.n - self.missing
-
-def _numeric_ref(name, v, n) -> ColumnReference:
-    import numpy as np
-    x = np.sort(v[np.isfinite(v)])
-    r = ColumnReference(name, "numeric", n, n - len(x), sorted=x)
-    if len(x):
-        r.mean, r.std = float(x.mean()), float(x.std())
-        edges = np.unique(np.quantile(x, np.linspace(0.1, 0.9, 9)))
-        r.edges = edges.tolist()
-        r.bins = np.diff(np.concatenate([[0], np.searchsorted(x, edges, side="right"), [len(x)]])).tolist()
-    return r
-
-class Reference:
-    "What the drift tests need of the reference data: fitted on a DataFrame, or loaded from a sketch."
-    def __init__(self, columns:dict, rows:int, source:str, exact:bool, sample=None, target:str|None=None):
-        self.columns, self.rows, self.source, self.exact, self.sample = columns, rows, source, exact, sample
-        self.target = target                # the dataset's target: not required in current data
-
-    @classmethod
-    def fit(cls, df, columns:list|None=None, source:str="data", categorical_max_distinct:int=5, progress=None,
-            skip:dict|None=None,     # column -> why it is not tested (e.g. the id column)
-            target:str|None=None,    # the target column: tested when current data has it, not required
-           ) -> "Reference":
-        "Fit on a DataFrame (all columns, or `columns`)."
-        import numpy as np
-        check_frame(df, "reference data")
-        cols = _pick(df, columns, "reference data")
-        out = {}
-        for k, c in enumerate(cols):
-            if c in (skip or {}): out[c] = ColumnReference(c, "skipped", len(df), int(df[c].isna().sum()), why=skip[c])
-            else: out[c] = _fit_column(df[c], c, categorical_max_distinct)
-            if progress: progress(k + 1, len(cols), c)
-        sample = df[cols].sample(min(len(df), SAMPLE_ROWS), random_state=0) if len(df) > SAMPLE_ROWS else df[cols]
-        return cls(out, len(df), source, exact=True, sample=sample.reset_index(drop=True), target=target)
-
-    def sketch(self) -> dict:
-        "A compact JSON-able summary (see `from_sketch`)."
-        import numpy as np
-        cols = {}
-        for c, r in self.columns.items():
-            d = {"kind": r.kind, "n": r.n, "missing": r.missing, "why": r.why}
-            if r.kind == "numeric":
-                q, support, means = r.quantiles, r.support, r.means
-                if r.sorted is not None and len(r.sorted):
-                    q = np.quantile(r.sorted, np.linspace(0, 1, QUANTILE_POINTS)).tolist()
-                    x = r.sorted                         # sorted already: distinct values start where it changes
-                    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
-                    support = ([x[starts].tolist(), np.diff(np.append(starts, len(x))).tolist()]
-                               if len(starts) <= QUANTILE_POINTS else None)
-                    means = None if support else list(interval_means(r.sorted, sketch_grid(len(r.sorted))))
-                d.update(quantiles=q, support=support, means=means, mean=r.mean, std=r.std, edges=r.edges, bins=r.bins)
-            elif r.kind == "categorical":
-                d.update(counts=[[k, v] for k, v in r.counts.items()], truncated=r.truncated, other=r.other)
-            cols[c] = d
-        buf = io.BytesIO()
-        if self.sample is not None:
-            sample = self.sample.copy()
-            for c, r in self.columns.items():          # mixed-type columns (not tested) are kept as text
-                if r.kind == "skipped" and c in sample and sample[c].dtype == object:
-                    sample[c] = sample[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-            sample.to_parquet(buf, index=False)
-        return {"format": 1, "rows": self.rows, "source": self.source, "columns": cols, "target": self.target,
-                "sample": base64.b64encode(buf.getvalue()).decode() if self.sample is not None else None}
-
-    @classmethod
-    def from_sketch(cls, d:dict, source:str|None=None) -> "Reference":
-        "A reference from `sketch()` output."
-        import numpy as np, pandas as pd
-        if not isinstance(d, dict) or d.get("format") != 1:
-            raise DriftError(f"Not a drift sketch (format {d.get('format') if isinstance(d, dict) else type(d).__name__}); expected format 1.")
-        sample = pd.read_parquet(io.BytesIO(base64.b64decode(d["sample"]))) if d.get("sample") else None
-        cols = {}
-        for c, x in d["columns"].items():
-            r = ColumnReference(c, x["kind"], x["n"], x["missing"], why=x.get("why", ""))
-            if r.kind == "numeric":
-                r.quantiles, r.mean, r.std, r.edges, r.bins = x.get("quantiles"), x.get("mean"), x.get("std"), x.get("edges"), x.get("bins")
-                r.support, r.means = x.get("support"), x.get("means")
-                if sample is not None and c in sample:
-                    v = _as_float(sample[c]); r.sample = np.sort(v[np.isfinite(v)])
-            elif r.kind == "categorical":
-                r.counts, r.truncated, r.other = {k: v for k, v in x["counts"]}, x.get("truncated", False), x.get("other", 0)
-            cols[c] = r
-        return cls(cols, d["rows"], source or d.get("source", "sketch"), exact=False, sample=sample, target=d.get("target"))
-
-    def to_bytes(self) -> bytes: return gzip.compress(json.dumps(self.sketch()).encode(), 3)
-    @classmethod
-    def from_bytes(cls, raw:bytes, source:str|None=None) -> "Reference": return cls.from_sketch(json.loads(gzip.decompress(raw)), source)
-
-    def __repr__(self): return f"Reference({self.source}: {self.rows:,} rows, {len(self.columns)} columns, {'exact' if self.exact else 'sketch'})"
-
-def _pick(df, columns, what):
-    if columns is None: return list(df.columns)
-    missing = [c for c in columns if c not in df.columns]
-    if missing: raise DriftError(f"Column(s) {missing} are not in the {what}; it has {', '.join(map(str, df.columns[:20]))}.")
-    return list(columns)
-
-def _fit_column(s, name, max_distinct) -> ColumnReference:
-    import numpy as np, pandas as pd
-    n = len(s)
-    try: kind = column_kind(s, name)
-    except DataError as e: return ColumnReference(name, "skipped", n, int(s.isna().sum()), why=str(e))
-    if kind == "datetime": return ColumnReference(name, "skipped", n, int(s.isna().sum()), why="a date/time column (time moves on)")
-    if kind in ("int", "float"):
-        v = _as_float(s)
-        finite = v[np.isfinite(v)]
-        if len(finite) and len(np.unique(finite[:100_000])) <= max_distinct and len(np.unique(finite)) <= max_distinct:
-            kind = "bool"        # few distinct numbers: tested as categories
-        else:
-            return _numeric_ref(name, v, n)
-    counts, missing = _counts(s)
-    if len(counts) > 50 and len(counts) > 0.5 * (n - missing):
-        return ColumnReference(name, "skipped", n, missing, why=f"{len(counts):,} distinct values in {n - missing:,} rows: an identifier or free text")
-    if len(counts) > MAX_CATEGORIES:
-        top = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_CATEGORIES])
-        return ColumnReference(name, "categorical", n, missing, counts=top, truncated=True,
-                               other=sum(counts.values()) - sum(top.values()))
-    return ColumnReference(name, "categorical", n, missing, counts=counts)
 
 # %% ../nbs/04e_drift.ipynb #04e-drift-013
 @dataclass
@@ -392,14 +201,14 @@ def _score_column(r:ColumnReference, s, t:dict) -> ColumnDrift:
         return ColumnDrift(r.name, "skipped", "", None, None, False, None, r.missing / max(r.n, 1),
                            float(s.isna().mean()) if m else 0.0, False, tested=False, note=r.why)
     if r.kind == "numeric":
-        v = _as_float(s)
+        v = as_float(s)
         fin = np.isfinite(v)
         cur = np.sort(v[fin])
         cur_missing = m - len(cur)
         if r.valid == 0: cur_missing = int(s.isna().sum())   # an all-null reference: any value now, text or not, is a change
     else:
         if not hasattr(s, "value_counts"): raise DriftError(f"Column {r.name!r}: expected a Series.")
-        counts, cur_missing = _counts(s)
+        counts, cur_missing = category_counts(s)
         ref_counts = r.counts or {}
         if ref_counts and counts and ({type(k) for k in ref_counts} | {type(k) for k in counts}) <= {int, float, bool}:
             ref_counts, counts = _merge_numeric(ref_counts), _merge_numeric(counts)   # 1 and 1.0 are one category
@@ -518,6 +327,11 @@ class DriftReport:
     @property
     def drifted_columns(self) -> list: return [c.column for c in self.columns if c.drifted]
 
+    @property
+    def triggers(self) -> list:
+        "The monitoring policy's triggers this report fired, as 'NAME: why' (set by the monitor's check; empty otherwise)."
+        return list(self.meta.get("triggers") or [])
+
     def __getitem__(self, column:str) -> ColumnDrift:
         for c in self.columns:
             if c.column == column: return c
@@ -537,9 +351,9 @@ class DriftReport:
         d = {"dataset_drift": self.dataset_drift, "drift_share": self.drift_share, "n_tested": self.n_tested,
              "thresholds": self.thresholds, "reference": self.reference, "reference_rows": self.reference_rows,
              "current_rows": self.current_rows, "exact": self.exact, "seconds": self.seconds,
-             "columns": [_jsonable(asdict(c)) for c in self.columns],
-             "prediction": _jsonable(asdict(self.prediction)) if self.prediction else None}
-        d.update(_jsonable(self.meta))
+             "columns": [jsonable(asdict(c)) for c in self.columns],
+             "prediction": jsonable(asdict(self.prediction)) if self.prediction else None}
+        d.update(jsonable(self.meta))
         return d
 
     @classmethod
@@ -586,11 +400,3 @@ class DriftReport:
                 f"({self.reference_rows:,} rows{'' if self.exact else ', sketch'}), current {self.current_rows:,} rows</small>"
                 "<table><tr><th>column</th><th>kind</th><th>test</th><th>score</th><th>PSI</th><th>missing</th>"
                 f"<th>drift</th><th>why</th></tr>{rows}</table></div>")
-
-def _jsonable(x):
-    import numpy as np
-    if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic): x = x.item()
-    if isinstance(x, float) and not math.isfinite(x): return None
-    return x

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import html, json, math, time
 from .errors import NotFoundError
+from .fmt import kv_html
 
 # %% auto #0
 __all__ = ['SEVERITY_CAP', 'severity', 'drift_heatmap', 'performance_figure', 'distribution_figure', 'drift_report_html',
@@ -102,7 +103,7 @@ def distribution_figure(reference, current, column:str, kind:str|None=None, titl
 
 # %% ../nbs/15_monitor_report.ipynb #15-monitor-report-010
 _STYLE = """<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
-table.t{border-collapse:collapse;font-size:13px} table.t td,table.t th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
+table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
 .bad{color:#b00} .ok{color:#1e7b34} .fig{margin:12px 0} .muted{color:#777}</style>"""
 
 def _page(title:str, body:str) -> str:
@@ -124,15 +125,15 @@ def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str
     cur = None
     try:
         ref = ws.datasets.get(d["reference_dataset"]).reference().sample if d.get("reference_dataset") else None
-        cur = ws.monitor._frame(d["current"]) if d.get("current") else None
+        cur = ws.monitor.frame(d["current"]) if d.get("current") else None
         for c in [c for c in rep.columns if c.drifted][:6]:
             if ref is not None and cur is not None and c.column in ref and c.column in cur:
                 figs.append(distribution_figure(ref, cur, c.column, c.kind, title=f"{c.column}: " + "; ".join(c.reasons)))
     except NotFoundError: pass
     if d.get("performance"): figs.append(performance_figure([d]))
     verdict = f"<p class='{'bad' if rep.dataset_drift else 'ok'}'><b>{e(rep.summary())}</b></p>"
-    meta = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in [
-        ("model", f"{d.get('model')}/{d.get('version')} ({d.get('alias')})" if d.get("model") else "—"),
+    meta = kv_html("Summary", [
+        ("model", f"{d.get('model')}@{d.get('version')} ({d.get('alias')})" if d.get("model") else "—"),
         ("reference", f"{d.get('reference_dataset') or d.get('reference')} ({rep.reference_rows:,} rows, "
                       f"{'exact' if rep.exact else 'stored sketch'})"),
         ("current", f"{d.get('current') or '—'} ({rep.current_rows:,} rows)"),
@@ -143,7 +144,7 @@ def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str
         ("policy triggers", "; ".join(d.get("triggers") or []) or "none"),
         ("actions", "; ".join(f"{a.get('status')}: {a.get('why')}" for a in d.get("actions") or []) or "none"),
         ("thresholds", json.dumps(d.get("thresholds")))])
-    body = (f"<h1>Drift report #{d['id']}</h1>{verdict}<table class='t'>{meta}</table>"
+    body = (f"<h1>Drift report #{d['id']}</h1>{verdict}{meta}"
             f"<h2>Columns</h2>{table}<h2>Charts</h2>{''.join(_fig(f) for f in figs)}")
     return _page(f"Drift report #{d['id']}", body)
 
@@ -166,15 +167,14 @@ def model_card_html(ws, name:str, alias:str="production", intended_use:str|None=
               f"report #{latest['id']} on {latest.get('current')}: "
               f"{'DRIFT' if latest.get('dataset_drift') else 'no dataset drift'} ({latest.get('drift_share', 0):.0%} of columns); "
               f"estimated ROC AUC {((latest.get('estimated') or {}).get('roc_auc') or float('nan')):.3f}")
-    def table(rows): return "<table class='t'>" + "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in rows) + "</table>"
     gate_rows = "".join(f"<tr><td class='{'ok' if g['passed'] else 'bad'}'>{'PASS' if g['passed'] else 'FAIL'}</td>"
                         f"<td>{e(g['gate'])}</td><td>{e(g['detail'])}</td></tr>" for g in gates)
     lineage = ws.monitor.lineage(name)
     body = (f"<h1>Model card: {e(name)} v{mv.version} ({e(alias)})</h1>"
             f"<h2>Intended use</h2><p>{e(use)}</p>"
-            f"<h2>Model</h2>{table([('version', mv.ref), ('aliases', ', '.join(mv.aliases) or '—'), ('run', run.id), ('run name', run.name), ('registered', time.ctime(mv.created_at)), ('params', json.dumps(run.params))])}"
+            f"<h2>Model</h2>{kv_html(mv.ref, [('version', mv.ref), ('aliases', ', '.join(mv.aliases) or '—'), ('run', run.id), ('run name', run.name), ('registered', time.ctime(mv.created_at)), ('params', json.dumps(run.params))])}"
             f"<h2>Data</h2>{data.to_html(index=False, border=0, classes='t') if len(data) else '<p>No dataset recorded.</p>'}"
-            f"<h2>Metrics (validation, from its run)</h2>{table([(k, f'{v:.4g}') for k, v in metrics.items()])}"
+            f"<h2>Metrics (validation, from its run)</h2>{kv_html(f'run {run.name}', [(k, f'{v:.4g}') for k, v in metrics.items()])}"
             f"<h2>Gates passed when promoted</h2>" + (f"<table class='t'>{gate_rows}</table>" if gates else "<p>No gate results recorded (promoted without gates, or not promoted).</p>") +
             f"<h2>Versions</h2>{versions.to_html(index=False, border=0, classes='t', na_rep='')}"
             f"<h2>Monitoring status</h2><p class='{'bad' if latest and latest.get('dataset_drift') else 'ok'}'>{e(status)}</p>"

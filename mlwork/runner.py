@@ -4,17 +4,19 @@
 
 # %% ../nbs/11_runner.ipynb #11-runner-002
 from __future__ import annotations
-import ast, html, itertools, json, os, re, signal, subprocess, sys, threading, time, traceback, uuid
+import ast, json, os, re, signal, subprocess, sys, threading, time, uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import sqlalchemy as sa
+from fastcore.basics import patch
 from .errors import MlworkError, NotFoundError, show
-from .store import Store, jobs as jobs_table, runs as runs_table
+from .fmt import kv_html
+from .store import QUEUED, RUNNING, FINISHED, FAILED, KILLED, jobs as jobs_table, runs as runs_table
 
 # %% auto #0
-__all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'KERNEL', 'KERNEL_START_ATTEMPTS', 'EXECUTORS', 'JobError',
-           'ParameterError', 'ensure_kernel', 'inspect_parameters', 'check_parameters', 'parse_value', 'Job',
-           'never_started', 'skip_slow_imports', 'execute', 'LocalExecutor', 'get_executor', 'Jobs', 'compare_jobs']
+__all__ = ['KERNEL', 'KERNEL_START_ATTEMPTS', 'EXECUTORS', 'JobError', 'ParameterError', 'ensure_kernel', 'inspect_parameters',
+           'check_parameters', 'parse_value', 'Job', 'never_started', 'kernel_died', 'skip_slow_imports', 'execute',
+           'LocalExecutor', 'executor_class', 'get_executor', 'Jobs', 'compare_jobs']
 
 # %% ../nbs/11_runner.ipynb #11-runner-005
 class JobError(MlworkError):
@@ -25,7 +27,6 @@ class JobError(MlworkError):
 class ParameterError(JobError, ValueError):
     "Parameters do not match the notebook's parameters cell."
 
-QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
 KERNEL = "mlwork"     # the kernelspec pinned to this environment's Python (see `ensure_kernel`)
 
 # %% ../nbs/11_runner.ipynb #11-runner-007
@@ -118,7 +119,8 @@ class Job:
 
     def runs(self):
         "The runs this job's notebook created."
-        return self._jobs._ws.runs(where=f"job_id = '{self.id}'", order_by="start")
+        from mlwork.query import runs_frame
+        return runs_frame(self._jobs.store, where=f"job_id = '{self.id}'", order_by="start")
 
     @property
     def output_path(self) -> Path:
@@ -134,13 +136,11 @@ class Job:
         return f"Job(id={self.id!r}, notebook={Path(self.notebook).name!r}, status={self.status!r})"
 
     def _repr_html_(self):
-        e = html.escape
         err = self.error or {}
         rows = [("notebook", self.notebook), ("status", self.status), ("parameters", json.dumps(self.parameters)),
                 ("duration", f"{self.duration:.1f} s" if self.duration else ""), ("output", str(self.html_path))]
         if err: rows.append(("error", f"cell {err.get('cell_index')}: {err.get('ename')}: {err.get('evalue')}"))
-        return "<div><b>Job</b> <code>%s</code><table>%s</table></div>" % (e(self.id), "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{e(str(v))}</td></tr>" for k, v in rows))
+        return kv_html("Job", rows, ident=self.id)
 
 # %% ../nbs/11_runner.ipynb #11-runner-013
 def _kill_children():
@@ -164,6 +164,13 @@ def never_started(path) -> bool:
     except (OSError, ValueError): return True
     return not any(c.get("metadata", {}).get("papermill", {}).get("start_time") for c in nb.cells if c.cell_type == "code")
 
+def kernel_died(error:BaseException, out_nb) -> bool:
+    """True when `error` is a kernel that died before any cell ran: papermill had written the output notebook
+    (so the notebook was read and parameterized) and no cell started. A cell's error is never a kernel death."""
+    from papermill.exceptions import PapermillExecutionError
+    if isinstance(error, PapermillExecutionError): return False
+    return Path(out_nb).exists() and never_started(out_nb)
+
 def skip_slow_imports():
     """Keep `rfc3987_syntax` out of this process (unless something already loaded it): jsonschema imports it, when
     installed, only to check IRI formats that notebooks never use, and it compiles a grammar on import that costs
@@ -171,80 +178,95 @@ def skip_slow_imports():
     if "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None         # `import rfc3987_syntax` now raises ImportError, which jsonschema expects
 
-def execute(ws, job_id:str) -> dict:
-    "Run the job `job_id` of workspace `ws` in this process; return its final record."
+# %% ../nbs/11_runner.ipynb #11-runner-030
+def _papermill(row:dict, out_nb:Path, cwd, timer) -> None:
+    "Execute the job's notebook into `out_nb` with the workspace's kernel; start the kernel again if it died before any cell ran."
+    import papermill as pm
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        out_nb.unlink(missing_ok=True)               # what is left there is the last attempt's
+        try:
+            # language: the kernel is Python whatever the notebook says (or does not say) about itself
+            pm.execute_notebook(row["notebook"], str(out_nb), parameters=row.get("parameters") or {},
+                                kernel_name=ensure_kernel(), language="python", cwd=str(cwd), progress_bar=False,
+                                request_save_on_cell_execute=True)
+            return
+        except Exception as e:
+            if attempt == KERNEL_START_ATTEMPTS or (timer and timer.finished.is_set()) or not kernel_died(e, out_nb): raise
+            print(f"mlwork: the kernel died before any cell ran ({type(e).__name__}: {str(e)[:200]}); "
+                  f"starting it again (attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", file=sys.stderr)
+            time.sleep(0.5 * attempt)
+
+def _error_record(e:BaseException, timer, timeout) -> dict:
+    "The job's error: exception name and value, the cell papermill names, the traceback without colours; a timeout said as such."
+    error = {"ename": type(e).__name__, "evalue": str(e)[:2000]}
+    for k in ("cell_index", "exec_count", "ename", "evalue"):
+        if getattr(e, k, None) is not None: error[k] = getattr(e, k)
+    if getattr(e, "traceback", None):
+        error["traceback"] = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback))[-8000:]   # no terminal colours
+    if timer is not None and not timer.is_alive() and timer.finished.is_set():
+        error.update(ename="TimeoutError", evalue=f"The job ran longer than its timeout of {timeout} s and was stopped.")
+    if isinstance(e, KeyboardInterrupt): error["evalue"] = "Interrupted."
+    return error
+
+# %% ../nbs/11_runner.ipynb #11-runner-031
+def _keep_output(jobs:"Jobs", out_nb:Path, error:dict|None) -> dict:
+    "Store the executed notebook (ipynb and HTML) with the failing cell marked; return their digests. `error` gains the cell."
+    import nbformat
+    if not out_nb.exists(): return {}
+    nb = nbformat.read(out_nb, as_version=4)
+    nb.metadata.pop("widgets", None)                    # no widget state: small, diff-able outputs
+    if error:   # point at the failing cell of the stored notebook (papermill adds an error banner cell at the top)
+        failed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                  and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                   and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+        if failed: error["cell_index"] = failed[0]
+        elif started:          # a timeout or a dead kernel: the last cell that started, marked as failed
+            i = error["cell_index"] = started[-1]
+            nb.cells[i].setdefault("outputs", []).append(nbformat.v4.new_output(
+                "error", ename=error["ename"], evalue=error["evalue"], traceback=[f"{error['ename']}: {error['evalue']}"]))
+            nb.cells[i].metadata.setdefault("papermill", {}).update(exception=True, status="failed")
+    if error and error.get("cell_index") is not None and error["cell_index"] < len(nb.cells):
+        error["source"] = nb.cells[error["cell_index"]].source[:4000]   # the failing cell, as executed
+    raw = nbformat.writes(nb).encode()
+    out_nb.write_bytes(raw)
+    digests = {"output_digest": jobs.blobs.put_bytes(raw)[0]}
+    try:
+        page = _html(nb)
+        (out_nb.parent / "output.html").write_bytes(page)
+        digests["html_digest"], _ = jobs.blobs.put_bytes(page)
+    except Exception as e:                               # HTML is a convenience: never lose the job over it
+        (error or {}).setdefault("html_error", f"{type(e).__name__}: {e}")
+    return digests
+
+# %% ../nbs/11_runner.ipynb #11-runner-032
+def execute(jobs:"Jobs", job_id:str) -> dict:
+    "Run the queued job `job_id` of `jobs` in this process; return its final record."
     skip_slow_imports()
     # (Importing nbconvert in a thread while the kernel works saved ~0.3 s, but two threads importing
     # jupyter_client at once can fail with a partially initialised module: imports stay on this thread.)
-    import nbformat, papermill as pm
-    jobs = ws.jobs
+    import papermill
     row = jobs._row(job_id)
     if row["status"] != QUEUED: raise JobError(f"Job {job_id} is {row['status']}, not QUEUED.")
     spec = jobs._spec(job_id)
-    out_dir = jobs.output_dir(job_id)
-    out_nb = out_dir / "output.ipynb"
+    out_nb = jobs.output_dir(job_id) / "output.ipynb"
     jobs._update(job_id, status=RUNNING, start_time=time.time(), host=os.uname().nodename, pid=os.getpid())
     env_before = {k: os.environ.get(k) for k in ("MLWORK_JOB_ID", "MLWORK_NOTEBOOK", "MLWORK_WORKSPACE")}
-    os.environ.update(MLWORK_JOB_ID=job_id, MLWORK_NOTEBOOK=row["notebook"], MLWORK_WORKSPACE=str(ws.root))
+    os.environ.update(MLWORK_JOB_ID=job_id, MLWORK_NOTEBOOK=row["notebook"], MLWORK_WORKSPACE=str(jobs.root))
     timer = threading.Timer(spec["timeout"], _kill_children) if spec.get("timeout") else None
     status, error = FINISHED, None
     try:
         if timer: timer.start()
-        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-            try:
-                pm.execute_notebook(row["notebook"], str(out_nb), parameters=row.get("parameters") or {},
-                                    kernel_name=ensure_kernel(), cwd=str(ws.root), progress_bar=False,
-                                    request_save_on_cell_execute=True)
-                break
-            except Exception as e:
-                # Kernels started at the same moment by parallel jobs can race for the same ports (papermill#511):
-                # the kernel dies before any cell ran. Start it again; a cell that ran is never run twice.
-                if attempt == KERNEL_START_ATTEMPTS or (timer and timer.finished.is_set()) or not never_started(out_nb): raise
-                print(f"mlwork: the kernel died before any cell ran ({type(e).__name__}: {str(e)[:200]}); "
-                      f"starting it again (attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", file=sys.stderr)
-                time.sleep(0.5 * attempt)
+        _papermill(row, out_nb, jobs.root, timer)
     except BaseException as e:
         status = KILLED if isinstance(e, KeyboardInterrupt) else FAILED
-        timed_out = timer is not None and not timer.is_alive() and timer.finished.is_set()
-        error = {"ename": type(e).__name__, "evalue": str(e)[:2000]}
-        for k in ("cell_index", "exec_count", "ename", "evalue"):
-            if getattr(e, k, None) is not None: error[k] = getattr(e, k)
-        if getattr(e, "traceback", None):
-            error["traceback"] = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback))[-8000:]   # no terminal colours
-        if timed_out:
-            error.update(ename="TimeoutError", evalue=f"The job ran longer than its timeout of {spec['timeout']} s and was stopped.")
-        if isinstance(e, KeyboardInterrupt): error["evalue"] = "Interrupted."
+        error = _error_record(e, timer, spec.get("timeout"))
     finally:
         if timer: timer.cancel()
         for k, v in env_before.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
-    digests = {}
-    if out_nb.exists():
-        nb = nbformat.read(out_nb, as_version=4)
-        nb.metadata.pop("widgets", None)                    # no widget state: small, diff-able outputs
-        if error:   # point at the failing cell of the stored notebook (papermill adds an error banner cell at the top)
-            failed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                      and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-            started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                       and c.get("metadata", {}).get("papermill", {}).get("start_time")]
-            if failed: error["cell_index"] = failed[0]
-            elif started:          # a timeout or a dead kernel: the last cell that started, marked as failed
-                i = error["cell_index"] = started[-1]
-                nb.cells[i].setdefault("outputs", []).append(nbformat.v4.new_output(
-                    "error", ename=error["ename"], evalue=error["evalue"], traceback=[f"{error['ename']}: {error['evalue']}"]))
-                nb.cells[i].metadata.setdefault("papermill", {}).update(exception=True, status="failed")
-        if error and error.get("cell_index") is not None and error["cell_index"] < len(nb.cells):
-            error["source"] = nb.cells[error["cell_index"]].source[:4000]   # the failing cell, as executed
-        raw = nbformat.writes(nb).encode()
-        out_nb.write_bytes(raw)
-        digests["output_digest"], _ = ws.blobs.put_bytes(raw)
-        try:
-            page = _html(nb)
-            (out_dir / "output.html").write_bytes(page)
-            digests["html_digest"], _ = ws.blobs.put_bytes(page)
-        except Exception as e:                               # HTML is a convenience: never lose the job over it
-            (error or {}).setdefault("html_error", f"{type(e).__name__}: {e}")
+    digests = _keep_output(jobs, out_nb, error)
     jobs._update(job_id, status=status, end_time=time.time(), error=error, **digests)
     return jobs._row(job_id)
 
@@ -254,53 +276,62 @@ class LocalExecutor:
     name = "local"
     def __init__(self, parallel:int=1): self.parallel = max(1, int(parallel))
 
-    def run(self, ws, job_ids:list, timeout_of=lambda job_id: None):
+    def run(self, jobs:"Jobs", job_ids:list, timeout_of=lambda job_id: None):
         "Execute the jobs; return when all have ended."
         def one(job_id):
-            cmd = [sys.executable, "-m", "mlwork.runner", "--workspace", str(ws.root), job_id]
+            cmd = [sys.executable, "-m", "mlwork.worker", "--workspace", str(jobs.root), job_id]
             proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             limit = timeout_of(job_id)
             try: out, _ = proc.communicate(timeout=None if limit is None else limit + 60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL); out, _ = proc.communicate()
             # a worker that died, or failed before it could record the job, leaves no job QUEUED or RUNNING
-            ws.jobs._fail_if_unfinished(job_id, f"The worker process exited with {proc.returncode}: {out[-2000:]}")
+            jobs._fail_if_unfinished(job_id, f"The worker process exited with {proc.returncode}: {out[-2000:]}")
         ensure_kernel()                   # once, here: parallel workers must not race to install it
         with ThreadPoolExecutor(self.parallel) as pool: list(pool.map(one, job_ids))
 
 EXECUTORS = {"local": LocalExecutor}
 
+def executor_class(spec:str|None, where:str="executor"):
+    "The executor class for `spec` ('local', 'dask://HOST:PORT', or an entry point of group mlwork.executors); `where` names the setting in errors."
+    name = (spec or "local").split("://")[0]
+    if name in EXECUTORS: return EXECUTORS[name]
+    from importlib.metadata import entry_points
+    found = [ep for ep in entry_points(group="mlwork.executors") if ep.name == name]
+    if found: return found[0].load()
+    if name == "dask":
+        raise JobError(f"No job was run: {where} is {spec!r}, but the Dask executor is not built yet "
+                       f"(a later version of mlwork brings it). Set executor = local to run jobs on this machine.")
+    raise JobError(f"Unknown executor {spec!r} ({where}): expected one of {', '.join(EXECUTORS)} "
+                   f"(others plug in through the entry point group 'mlwork.executors').")
+
 def get_executor(spec:str|None, parallel:int=1):
     "An executor from a name ('local', 'dask://HOST:PORT', or an entry point of group mlwork.executors)."
-    name = (spec or "local").split("://")[0]
-    cls = EXECUTORS.get(name)
-    if cls is None:
-        from importlib.metadata import entry_points
-        found = [ep for ep in entry_points(group="mlwork.executors") if ep.name == name]
-        if not found:
-            raise JobError(f"Unknown executor {spec!r}: expected one of {', '.join(EXECUTORS)} "
-                           f"(others plug in through the entry point group 'mlwork.executors').")
-        cls = found[0].load()
+    cls = executor_class(spec)
     return cls(parallel=parallel) if cls is LocalExecutor else cls(spec, parallel=parallel)
 
 # %% ../nbs/11_runner.ipynb #11-runner-017
 class Jobs:
     "Run, list and inspect the jobs of a workspace."
-    def __init__(self, ws): self._ws = ws
+    def __init__(self, store, blobs, settings):
+        self.store, self.blobs, self.settings = store, blobs, settings
 
-    # -- records ------------------------------------------------------------------------------------
+    root = property(lambda self: Path(self.settings.root), doc="The workspace folder (jobs run with it as working directory).")
+
+    def __repr__(self): return f"Jobs({str(self.root)!r})"
+
     def _row(self, job_id) -> dict:
-        with self._ws.store.transaction(write=False) as conn:
+        with self.store.transaction(write=False) as conn:
             rows = conn.execute(sa.select(jobs_table).where(jobs_table.c.id.like(f"{job_id}%")).limit(2)).mappings().all()
         if len(rows) != 1: raise NotFoundError(f"No job {job_id!r}" if not rows else f"Job id prefix {job_id!r} is ambiguous.")
         return dict(rows[0])
 
     def _update(self, job_id, **values):
-        with self._ws.store.transaction(what=f"updating job {job_id}") as conn:
+        with self.store.transaction(what=f"updating job {job_id}") as conn:
             conn.execute(jobs_table.update().where(jobs_table.c.id == job_id).values(**values))
 
     def _fail_if_unfinished(self, job_id, why):
-        with self._ws.store.transaction() as conn:
+        with self.store.transaction() as conn:
             conn.execute(jobs_table.update().where(jobs_table.c.id == job_id, jobs_table.c.status.in_([QUEUED, RUNNING]))
                          .values(status=FAILED, end_time=time.time(), error={"ename": "WorkerDied", "evalue": why}))
 
@@ -309,115 +340,130 @@ class Jobs:
         return json.loads(p.read_text()) if p.exists() else {}
 
     def output_dir(self, job_id) -> Path:
-        d = Path(self._ws.root) / ".mlwork" / "jobs" / job_id
+        d = self.root / ".mlwork" / "jobs" / job_id
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def output_file(self, job_id, kind:str="html") -> Path:
-        "A local copy of the executed notebook (`kind` 'ipynb' or 'html'), restored from the store if needed."
-        row = self._row(job_id)
-        path = self.output_dir(row["id"]) / f"output.{kind}"
-        digest = row.get("output_digest" if kind == "ipynb" else "html_digest")
-        if digest is None: raise NotFoundError(f"Job {row['id']} has no executed notebook ({kind}) yet (status {row['status']}).")
-        if not path.exists() or path.stat().st_size == 0: path.write_bytes(self._ws.blobs.get_bytes(digest))
-        return path
+# %% ../nbs/11_runner.ipynb #11-runner-035
+@patch
+def get(self:Jobs, job_id:str) -> Job:
+    "The job with this id (or unique prefix)."
+    return Job(self, self._row(job_id))
 
-    def get(self, job_id:str) -> Job:
-        "The job with this id (or unique prefix)."
-        return Job(self, self._row(job_id))
+@patch
+def output_file(self:Jobs, job_id, kind:str="html") -> Path:
+    "A local copy of the executed notebook (`kind` 'ipynb' or 'html'), restored from the store if needed."
+    row = self._row(job_id)
+    path = self.output_dir(row["id"]) / f"output.{kind}"
+    digest = row.get("output_digest" if kind == "ipynb" else "html_digest")
+    if digest is None: raise NotFoundError(f"Job {row['id']} has no executed notebook ({kind}) yet (status {row['status']}).")
+    if not path.exists() or path.stat().st_size == 0: path.write_bytes(self.blobs.get_bytes(digest))
+    return path
 
-    def ls(self, limit:int|None=50):
-        "Jobs, newest first, as a DataFrame."
-        import pandas as pd
-        c = jobs_table.c
-        q = sa.select(c.id, c.notebook, c.status, c.executor, c.created_at, c.start_time, c.end_time, c.parameters, c.error
-                      ).order_by(c.created_at.desc())
-        if limit: q = q.limit(limit)
-        with self._ws.store.transaction(write=False) as conn: rows = conn.execute(q).all()
-        df = pd.DataFrame(rows, columns=["job_id", "notebook", "status", "executor", "created", "start", "end", "parameters", "error"])
-        df["duration"] = df["end"].astype("float64") - df["start"].astype("float64")
-        df["notebook"] = df["notebook"].map(lambda p: Path(p).stem)
-        df["error"] = df["error"].map(lambda e: f"cell {e.get('cell_index')}: {e.get('ename')}" if e else "")
-        for k in ("created", "start", "end"): df[k] = pd.to_datetime(df[k].astype("float64"), unit="s", utc=True)
-        return df
+@patch
+def ls(self:Jobs, limit:int|None=50):
+    "Jobs, newest first, as a DataFrame."
+    import pandas as pd
+    c = jobs_table.c
+    q = sa.select(c.id, c.notebook, c.status, c.executor, c.created_at, c.start_time, c.end_time, c.parameters, c.error
+                  ).order_by(c.created_at.desc())
+    if limit: q = q.limit(limit)
+    with self.store.transaction(write=False) as conn: rows = conn.execute(q).all()
+    df = pd.DataFrame(rows, columns=["job_id", "notebook", "status", "executor", "created", "start", "end", "parameters", "error"])
+    df["duration"] = df["end"].astype("float64") - df["start"].astype("float64")
+    df["notebook"] = df["notebook"].map(lambda p: Path(p).stem)
+    df["error"] = df["error"].map(lambda e: f"cell {e.get('cell_index')}: {e.get('ename')}" if e else "")
+    for k in ("created", "start", "end"): df[k] = pd.to_datetime(df[k].astype("float64"), unit="s", utc=True)
+    return df
 
-    # -- running ------------------------------------------------------------------------------------
-    def resolve(self, name_or_path) -> Path:
-        "The notebook of a job: a name in the workspace's jobs folder, or a path."
-        p = Path(name_or_path)
-        candidates = [p] if p.suffix == ".ipynb" else [self._ws.settings.jobs / f"{p}.ipynb", p.with_suffix(".ipynb")]
-        for c in candidates:
-            c = c if c.is_absolute() else (Path.cwd() / c if c.exists() else c)
-            if c.exists(): return c.resolve()
-        known = sorted(x.stem for x in Path(self._ws.settings.jobs).glob("*.ipynb")) if Path(self._ws.settings.jobs).exists() else []
-        raise JobError(f"No job notebook {str(name_or_path)!r}: looked for {', '.join(map(str, candidates))}. "
-                       f"Jobs in {self._ws.settings.jobs}: {', '.join(known) or '(none)'}.")
+# %% ../nbs/11_runner.ipynb #11-runner-037
+@patch
+def resolve(self:Jobs, name_or_path) -> Path:
+    "The notebook of a job: a name in the workspace's jobs folder, or a path."
+    p, folder = Path(name_or_path), Path(self.settings.jobs)
+    candidates = [p] if p.suffix == ".ipynb" else [folder / f"{p}.ipynb", p.with_suffix(".ipynb")]
+    for c in candidates:
+        c = c if c.is_absolute() else (Path.cwd() / c if c.exists() else c)
+        if c.exists(): return c.resolve()
+    known = sorted(x.stem for x in folder.glob("*.ipynb")) if folder.exists() else []
+    raise JobError(f"No job notebook {str(name_or_path)!r}: looked for {', '.join(map(str, candidates))}. "
+                   f"Jobs in {folder}: {', '.join(known) or '(none)'}.")
 
-    def submit(self, name_or_path, parameters:dict|None=None, timeout:float|None=None, executor:str|None=None,
-               rerun_of:str|None=None) -> str:
-        "Check the parameters and record a QUEUED job; return its id (nothing runs yet)."
-        nb = self.resolve(name_or_path)
-        parameters = check_parameters(nb, dict(parameters or {}))
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ParameterError(f"Bad timeout={show(timeout)}: expected a number of seconds > 0.")
-        job_id = uuid.uuid4().hex
-        with self._ws.store.transaction(what="recording a job") as conn:
-            conn.execute(jobs_table.insert().values(id=job_id, notebook=str(nb), parameters=parameters, status=QUEUED,
-                                                    executor=executor or self._ws.settings.executor, created_at=time.time()))
-        (self.output_dir(job_id) / "job.json").write_text(json.dumps({"timeout": timeout, "rerun_of": rerun_of}))
-        return job_id
+@patch
+def submit(self:Jobs, name_or_path, parameters:dict|None=None, timeout:float|None=None, executor:str|None=None,
+           rerun_of:str|None=None) -> str:
+    "Check the parameters and the executor and record a QUEUED job; return its id (nothing runs yet)."
+    nb = self.resolve(name_or_path)
+    parameters = check_parameters(nb, dict(parameters or {}))
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ParameterError(f"Bad timeout={show(timeout)}: expected a number of seconds > 0.")
+    executor = executor or self.settings.executor
+    executor_class(executor, "the executor argument" if executor != self.settings.executor else self.settings.where("executor"))
+    job_id = uuid.uuid4().hex
+    with self.store.transaction(what="recording a job") as conn:
+        conn.execute(jobs_table.insert().values(id=job_id, notebook=str(nb), parameters=parameters, status=QUEUED,
+                                                executor=executor, created_at=time.time()))
+    (self.output_dir(job_id) / "job.json").write_text(json.dumps({"timeout": timeout, "rerun_of": rerun_of}))
+    return job_id
 
-    def run(self, name_or_path, parameters:dict|None=None, timeout:float|None=None, executor:str|None=None,
-            raise_on_error:bool=False) -> Job:
-        "Run one job notebook with `parameters` in a fresh kernel and return its record."
-        return self.map(name_or_path, [parameters or {}], parallel=1, timeout=timeout, executor=executor,
-                        raise_on_error=raise_on_error)[0]
+# %% ../nbs/11_runner.ipynb #11-runner-039
+@patch
+def run(self:Jobs, name_or_path, parameters:dict|None=None, timeout:float|None=None, executor:str|None=None,
+        raise_on_error:bool=False) -> Job:
+    "Run one job notebook with `parameters` in a fresh kernel and return its record."
+    return self.map(name_or_path, [parameters or {}], parallel=1, timeout=timeout, executor=executor,
+                    raise_on_error=raise_on_error)[0]
 
-    def map(self, name_or_path, parameter_sets:list, parallel:int=2, timeout:float|None=None,
-            executor:str|None=None, raise_on_error:bool=False, in_process:bool=False) -> list:
-        "Run the notebook once per parameter dict, `parallel` at a time; return the jobs in order."
-        ids = [self.submit(name_or_path, p, timeout=timeout, executor=executor) for p in parameter_sets]
-        return self.execute(ids, parallel=parallel, executor=executor, raise_on_error=raise_on_error,
-                            in_process=in_process)
+@patch
+def map(self:Jobs, name_or_path, parameter_sets:list, parallel:int=2, timeout:float|None=None,
+        executor:str|None=None, raise_on_error:bool=False, in_process:bool=False) -> list:
+    "Run the notebook once per parameter dict, `parallel` at a time; return the jobs in order."
+    ids = [self.submit(name_or_path, p, timeout=timeout, executor=executor) for p in parameter_sets]
+    return self.execute(ids, parallel=parallel, executor=executor, raise_on_error=raise_on_error,
+                        in_process=in_process)
 
-    def execute(self, job_ids:list, parallel:int=1, executor:str|None=None, raise_on_error:bool=False,
-                in_process:bool=False) -> list:
-        "Execute queued jobs with the executor and return their records."
-        if in_process and len(job_ids) == 1:
-            # The command line runs a single job in its own process: no second interpreter to start.
-            # (Not from a notebook: the timeout watchdog stops every child of the running process.)
-            execute(self._ws, job_ids[0])
-        else:
-            ex = get_executor(executor or self._ws.settings.executor, parallel=parallel)
-            ex.run(self._ws, job_ids, timeout_of=lambda j: self._spec(j).get("timeout"))
-        done = [self.get(j) for j in job_ids]
-        failed = [j for j in done if j.status != FINISHED]
-        if raise_on_error and failed:
-            f = failed[0]
-            raise JobError(f"{len(failed)} of {len(done)} job(s) failed; first: {f.id} "
-                           f"cell {(f.error or {}).get('cell_index')}: {(f.error or {}).get('ename')}: "
-                           f"{(f.error or {}).get('evalue')}", job=f)
-        return done
+@patch
+def execute(self:Jobs, job_ids:list, parallel:int=1, executor:str|None=None, raise_on_error:bool=False,
+            in_process:bool=False) -> list:
+    "Execute queued jobs with the executor and return their records."
+    if in_process and len(job_ids) == 1:
+        # The command line runs a single job in its own process: no second interpreter to start.
+        # (Not from a notebook: the timeout watchdog stops every child of the running process.)
+        execute(self, job_ids[0])
+    else:
+        ex = get_executor(executor or self.settings.executor, parallel=parallel)
+        ex.run(self, job_ids, timeout_of=lambda j: self._spec(j).get("timeout"))
+    done = [self.get(j) for j in job_ids]
+    failed = [j for j in done if j.status != FINISHED]
+    if raise_on_error and failed:
+        f = failed[0]
+        raise JobError(f"{len(failed)} of {len(done)} job(s) failed; first: {f.id} "
+                       f"cell {(f.error or {}).get('cell_index')}: {(f.error or {}).get('ename')}: "
+                       f"{(f.error or {}).get('evalue')}", job=f)
+    return done
 
-    def rerun(self, job_id:str, timeout:float|None=None, compare:bool=False):
-        "Run a job again with the same parameters and dataset versions; with `compare`, also return metric differences."
-        old = self.get(job_id)
-        params = dict(old.parameters)
-        accepted = inspect_parameters(old.notebook)
-        used = self._datasets_used(old)                   # pin "latest" to the version the original really used
-        if "dataset" in accepted and "version" in accepted and len(used) == 1:
-            params["version"] = str(used[0]) if accepted["version"]["type"] == "str" else int(used[0])
-        new_id = self.submit(old.notebook, params, timeout=timeout, rerun_of=old.id)
-        new = self.execute([new_id])[0]
-        return (new, compare_jobs(old, new)) if compare else new
+# %% ../nbs/11_runner.ipynb #11-runner-041
+@patch
+def rerun(self:Jobs, job_id:str, timeout:float|None=None, compare:bool=False):
+    "Run a job again with the same parameters and dataset versions; with `compare`, also return metric differences."
+    old = self.get(job_id)
+    params = dict(old.parameters)
+    accepted = inspect_parameters(old.notebook)
+    used = self._datasets_used(old)                   # pin "latest" to the version the original really used
+    if "dataset" in accepted and "version" in accepted and len(used) == 1:
+        params["version"] = str(used[0]) if accepted["version"]["type"] == "str" else int(used[0])
+    new_id = self.submit(old.notebook, params, timeout=timeout, rerun_of=old.id)
+    new = self.execute([new_id])[0]
+    return (new, compare_jobs(old, new)) if compare else new
 
-    def _datasets_used(self, job) -> list:
-        from mlwork.store import run_datasets, dataset_versions
-        with self._ws.store.transaction(write=False) as conn:
-            return sorted(set(conn.execute(
-                sa.select(dataset_versions.c.version).join(run_datasets, run_datasets.c.dataset_version_id == dataset_versions.c.id)
-                .join(runs_table, runs_table.c.id == run_datasets.c.run_id)
-                .where(runs_table.c.job_id == job.id, run_datasets.c.role == "train")).scalars().all()))
+@patch
+def _datasets_used(self:Jobs, job) -> list:
+    from mlwork.store import run_datasets, dataset_versions
+    with self.store.transaction(write=False) as conn:
+        return sorted(set(conn.execute(
+            sa.select(dataset_versions.c.version).join(run_datasets, run_datasets.c.dataset_version_id == dataset_versions.c.id)
+            .join(runs_table, runs_table.c.id == run_datasets.c.run_id)
+            .where(runs_table.c.job_id == job.id, run_datasets.c.role == "train")).scalars().all()))
 
 def compare_jobs(old:Job, new:Job):
     "Latest metrics of the runs of two jobs side by side (runs matched by name, then by order)."
@@ -434,23 +480,3 @@ def compare_jobs(old:Job, new:Job):
             rows.append({"run": (ra if ra is not None else rb)["name"], "metric": m[len("metrics."):], "original": va,
                          "rerun": vb, "difference": (vb - va) if va is not None and vb is not None else None})
     return pd.DataFrame(rows, columns=["run", "metric", "original", "rerun", "difference"])
-
-    def __repr__(self): return "Jobs()"
-
-# %% ../nbs/11_runner.ipynb #11-runner-019
-def _main(argv=None):
-    import argparse
-    from mlwork.workspace import Workspace
-    ap = argparse.ArgumentParser(prog="python -m mlwork.runner")
-    ap.add_argument("--workspace", required=True)
-    ap.add_argument("job_id")
-    a = ap.parse_args(argv)
-    ws = Workspace.open(a.workspace)
-    try: row = execute(ws, a.job_id)
-    except Exception as e:                 # never leave the job QUEUED or RUNNING
-        ws.jobs._fail_if_unfinished(a.job_id, f"{type(e).__name__}: {e}")
-        raise
-    return 0 if row["status"] == FINISHED else 1
-
-# %% ../nbs/11_runner.ipynb #11-runner-020
-if __name__ == "__main__": sys.exit(_main())

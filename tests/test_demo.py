@@ -1,14 +1,24 @@
 """`mlwork demo` (what `make demo` runs): the whole lifecycle, from data to a gated retrain after drift, as one test."""
+import shutil, subprocess
 from mlwork.workspace import Workspace
-from conftest import mlwork_cli
+from conftest import mlwork_cli, ROOT
 
 
 POLICY = ("\n[promotion]\neval_dataset = churn@2\nmin_metric = roc_auc >= 0.7\nbeat_champion_by = 0.0\nschema_compatible = true\n"
           "max_latency_ms = 200\n\n[monitoring]\ndrift_share = 0.5\nretrain_on = drift, auc_drop\nauto_promote = false\ncooldown_hours = 24\n")
 
 
+def _untracked(root) -> str:
+    "What `git status` shows in `root`, every untracked file listed."
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True,
+                          text=True, check=True).stdout
+
+
 def test_mlwork_demo_runs_three_train_jobs(ws_root):
     (ws_root / "settings.ini").write_text((ws_root / "settings.ini").read_text() + POLICY)   # as in this repo's settings.ini
+    shutil.copy(ROOT / ".gitignore", ws_root / ".gitignore")       # the workspace as this repository's root, in a clone
+    subprocess.run(["git", "init", "-q"], cwd=ws_root, check=True)
+    before = _untracked(ws_root)
     res = mlwork_cli("demo", "--customers", "4000", cwd=ws_root, timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout
@@ -56,9 +66,16 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
         run = ws.get_run(fin["run_id"])
         assert run.info["job_id"] == fin["job_id"] and list(run.datasets().version) == [3]
         assert ws.registry.get("churn@production").version == 3          # auto_promote = false: v4 waits
-        for f in ("reports/demo-churn.html", "reports/drift-month3.html", "reports/churn-card.html", "workbench.ipynb",
-                  "predictions-month3.parquet"):
+        for f in ("demo-out/reports/demo-churn.html", "demo-out/reports/drift-month3.html", "demo-out/reports/churn-card.html",
+                  "demo-out/workbench.ipynb", "demo-out/predictions-month3.parquet"):
             assert (ws_root / f).stat().st_size > 1000, f
-            assert f.split("/")[-1] in out                                   # the summary says where to look
+            assert str(ws_root / f) in out                                   # the summary says where to look
+        # the retrain was judged on fresh data: the drifted month's latest rows, which the candidate did not train on
+        held = [g for g in fin["gates"] if g["gate"] in ("min_metric", "beat_champion") and "churn@3, held out" in g["detail"]]
+        assert len(held) == 2 and fin["holdout"].startswith("churn@3, held out: the latest 800 of 4,000 rows by period")
+        assert ws.jobs.get(fin["job_id"]).parameters["holdout"] == 0.2
+    assert f"judged on fresh data: {fin['holdout']}" in out and "PASS min_metric: roc_auc" in out
+    assert f"Every file the demo wrote is in {ws_root / 'demo-out'}" in out
+    assert _untracked(ws_root) == before                                     # nothing left outside the ignored folders
     assert "jupyter lab" in out and "retrain blocked" in out or "retrain waiting" in out
     assert "retrain skipped: cool-down" in out

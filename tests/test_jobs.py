@@ -3,7 +3,7 @@ import json, subprocess, sys
 import nbformat
 import pytest
 from mlwork.workspace import Workspace
-from mlwork.runner import ParameterError
+from mlwork.runner import JobError, ParameterError
 from conftest import mlwork_cli, clean_env
 
 
@@ -98,3 +98,30 @@ def test_jobs_ls_and_output(ws):
     job.html_path.unlink()                                              # restored from the store on demand
     res = mlwork_cli("jobs", "output", job.id, cwd=ws.root)
     assert res.returncode == 0 and res.stdout.strip().endswith("output.html") and job.html_path.exists()
+
+
+def test_notebook_without_kernelspec_runs_with_the_workspace_kernel(ws, capfd):
+    "As nbformat, jupytext or a script write them: no kernelspec, no language. Not a kernel death, not retried."
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("n = 2"), nbformat.v4.new_code_cell("import sys\nprint(sys.executable, n * 21)")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, ws.settings.jobs / "bare.ipynb")
+    assert "kernelspec" not in nbformat.read(ws.settings.jobs / "bare.ipynb", as_version=4).metadata
+    job = ws.jobs.run("bare", {"n": 1})
+    assert job.status == "FINISHED" and job.error is None, job.error
+    assert f"{sys.executable} 21" in job.output_path.read_text()          # the workspace's own Python ran it
+    broken = ws.settings.jobs / "broken.ipynb"                           # an error of the notebook itself: once, no retry
+    broken.write_text('{"cells": [], "metadata": {}, "nbformat": 99, "nbformat_minor": 0}')     # papermill cannot read it
+    res = mlwork_cli("jobs", "run", "broken", cwd=ws.root)
+    assert res.returncode == 1 and "kernel died" not in res.stdout + res.stderr
+    failed = ws.jobs.ls().iloc[0]
+    assert failed.status == "FAILED" and failed.notebook == "broken"
+
+
+def test_dask_executor_is_refused_before_any_job_is_recorded(ws):
+    before = len(ws.jobs.ls())
+    with pytest.raises(JobError, match=r"Dask executor is not built yet.*Set executor = local"):
+        ws.jobs.run("steps", executor="dask://scheduler:8786")
+    res = mlwork_cli("jobs", "run", "steps", cwd=ws.root, MLWORK_EXECUTOR="dask://scheduler:8786")
+    assert res.returncode == 1 and "not built yet" in res.stderr and "MLWORK_EXECUTOR" in res.stderr, res.stderr
+    assert len(ws.jobs.ls()) == before                                   # nothing was recorded

@@ -136,3 +136,22 @@ def test_retrain_on_labels_that_arrived_later(ws_root):
         assert dv.rows == len(m2) and dv.schema.role("target") == "churned" and dv.schema.role("id") == "customer_id"
         assert list(ws.get_run(act["run_id"]).datasets().dataset) == ["churn-labelled"]
         assert ws.registry.get("churn@production").version == 1 and len(ws.registry.versions("churn")) == 2
+
+
+def test_retrain_waits_for_labels_then_starts_when_they_come(ws_root):
+    "Drifted data without labels: the retrain waits (one event) and says so; a later check that brings labels starts it."
+    from mlwork.monitor import example_model
+    (ws_root / "settings.ini").write_text((ws_root / "settings.ini").read_text() + "\n[monitoring]\nretrain_on = drift\n")
+    with Workspace.open(ws_root) as ws:
+        _, _, drifted = example_model(ws, n_customers=1500)
+        scored = drifted.drop(columns="churned")
+        first = ws.monitor.check("churn", scored).meta["actions"]
+        second = ws.monitor.check("churn", scored).meta["actions"]
+        assert [a["status"] for a in first + second] == ["waiting for labels"] * 2, first + second
+        assert "no labels yet" in first[0]["why"] and f"waiting since event {first[0]['waiting_event']}" in second[0]["why"]
+        assert len(_events(ws, "retrain_waiting")) == 1 and _events(ws, "retrain_skipped").empty
+        done = ws.monitor.check("churn", scored, labels=drifted[["customer_id", "churned"]]).meta["actions"][0]
+        assert done["status"] == "waiting" and done["dataset"] == "churn-labelled@1", done     # no gates: it waits for a person
+        assert done["holdout"].startswith("churn-labelled@1, held out: the latest 300 of 1,500 rows by period")
+        assert ws.jobs.get(done["job_id"]).parameters["holdout"] == 0.2
+        assert ws.monitor.retrainer.waiting("churn") is None and len(_events(ws, "retrain_started")) == 1
