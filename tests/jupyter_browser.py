@@ -18,6 +18,10 @@ Helpers
                                                    has run (raises with the error if one fails)
     wait_kernel_idle(page)                         wait until the status bar reads "... | Idle"
     screenshot(page, path)                         PNG of the viewport (or of one locator)
+    SCREENSHOTS                                    where tests keep their pictures for a person to look at
+                                                   (bench/out/screenshots, ignored by git; MLWORK_SCREENSHOTS)
+    empty_charts(page)                             titles of plotly charts that draw nothing (default axes)
+    raw_numbers(text)                              number formats a person should never see (1.772e+09, None, ...)
 
 Nothing is skipped: a missing Chromium, Playwright, JupyterLab or kernelspec fails the test with a
 message saying that `make test` installs it.
@@ -40,6 +44,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1700}
+SCREENSHOTS = Path(os.environ.get("MLWORK_SCREENSHOTS") or ROOT / "bench" / "out" / "screenshots")   # ignored by git
 START_TIMEOUT = 60        # seconds for the server to answer /api/status
 STOP_TIMEOUT = 20         # seconds between SIGTERM and SIGKILL
 
@@ -314,3 +319,35 @@ def screenshot(page, path, locator=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     (locator or page).screenshot(path=str(path), animations="disabled")
     return path
+
+
+_EMPTY_CHARTS_JS = """(root) => [...(root || document).querySelectorAll('.js-plotly-plot')].filter(gd => {
+    // a chart draws something when one of its traces has values (x, y, z, dimensions or values)
+    const drawn = (gd.data || []).some(t => ['x', 'y', 'z', 'dimensions', 'values'].some(k => t[k] && t[k].length));
+    return !drawn;
+}).map(gd => { const t = gd.layout && gd.layout.title; return (t && (t.text || t)) || '(untitled)'; })"""
+
+
+def empty_charts(page, scope=None):
+    "Titles of the plotly charts (in `scope`, a locator, or the whole page) that draw nothing: an empty frame."
+    return page.evaluate(_EMPTY_CHARTS_JS, scope.element_handle() if scope is not None else None)
+
+
+# What a table or a chart should never show a person: scientific notation, more than four decimals,
+# Python's None/nan/NaT, and SI-prefixed fractions on an axis ("300µ").
+RAW_NUMBER = re.compile(r"\d\.?\d*e[+-]\d+|\d+\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b|\bNaT\b|(?<![\w.])\d+(?:\.\d+)?[µnp](?![\w])")
+
+
+def raw_numbers(text):
+    "The raw number formats found in `text` (empty when it reads well)."
+    return RAW_NUMBER.findall(text)
+
+
+_CHART_TEXT_JS = """(root) => [...(root || document).querySelectorAll(
+    '.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .gtitle, .js-plotly-plot .legendtext')]
+    .map(e => e.textContent).join('\\n')"""
+
+
+def visible_text(page, scope):
+    "The text a person reads in `scope` (a locator): its inner text and the tick labels, titles and legends of its charts."
+    return scope.inner_text() + "\n" + page.evaluate(_CHART_TEXT_JS, scope.element_handle())

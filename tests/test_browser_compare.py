@@ -1,5 +1,5 @@
 """ExperimentBrowser in real JupyterLab and headless Chromium: filter, select two runs, see the charts."""
-from jupyter_browser import open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
+from jupyter_browser import SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
 
 CELLS = [
     "import mlwork as mw\nimport plotly.graph_objects as go",
@@ -15,7 +15,7 @@ for i in range(30):
 ]
 
 
-def test_filter_select_two_runs_and_compare(jupyter_lab, browser_page, tmp_path):
+def test_filter_select_two_runs_and_compare(jupyter_lab, browser_page):
     from playwright.sync_api import expect
     page = browser_page
     write_notebook(jupyter_lab.root / "compare" / "compare.ipynb", CELLS)
@@ -48,6 +48,6 @@ def test_filter_select_two_runs_and_compare(jupyter_lab, browser_page, tmp_path)
     expect(page.locator(".js-plotly-plot .scatterlayer .trace").first).to_be_visible(timeout=30_000)
 
     wait_kernel_idle(page)
-    shot = screenshot(page, tmp_path / "compare.png")
+    shot = screenshot(page, SCREENSHOTS / "compare.png")
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 20_000

@@ -3,7 +3,7 @@ the header says DRIFT, the drift heatmap marks drifted cells ●, the performanc
 actions table shows the first promotion; then click the payment_method cell of report #2 like a user and see its
 reference-against-current distribution in the DataExplorer's compare view."""
 import re, time
-from jupyter_browser import open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
+from jupyter_browser import SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
 
 CELLS = [
     'import mlwork as mw\nfrom mlwork.monitor import example_model',
@@ -28,7 +28,7 @@ _CELL_CENTRE_JS = """([gd, col, row]) => {
 }"""
 
 
-def test_monitor_panel_in_jupyterlab(jupyter_lab, browser_page, tmp_path):
+def test_monitor_panel_in_jupyterlab(jupyter_lab, browser_page):
     from playwright.sync_api import expect
     page = browser_page
     write_notebook(jupyter_lab.root / "monitor" / "monitor.ipynb", CELLS)
@@ -101,8 +101,8 @@ def test_monitor_panel_in_jupyterlab(jupyter_lab, browser_page, tmp_path):
     page.mouse.move(0, 0)                                                # no hover label in the pictures
     expect(heat.locator(".hovertext")).to_have_count(0)
     heat.scroll_into_view_if_needed()
-    shot = screenshot(page, tmp_path / "monitor.png")                    # header, heatmap, the detail line
+    shot = screenshot(page, SCREENSHOTS / "monitor.png")                    # header, heatmap, the detail line
     dist.scroll_into_view_if_needed()
-    compare = screenshot(page, tmp_path / "monitor-compare.png")         # the DataExplorer's compare view
+    compare = screenshot(page, SCREENSHOTS / "monitor-compare.png")         # the DataExplorer's compare view
     print(f"screenshots: {shot} {compare}")
     assert shot.stat().st_size > 20_000 and compare.stat().st_size > 20_000

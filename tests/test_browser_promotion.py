@@ -1,7 +1,7 @@
 """PromotionPanel in real JupyterLab and headless Chromium: champion v1 against candidate v2, a refused
 promotion without a reason, then type a reason, click Promote, see v2 become the champion and the audit row."""
 import re, time
-from jupyter_browser import open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
+from jupyter_browser import SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
 
 CELLS = [
     '''\
@@ -31,7 +31,7 @@ assert all(g.passed for g in gates)''',
 ]
 
 
-def test_promote_in_jupyterlab(jupyter_lab, browser_page, tmp_path):
+def test_promote_in_jupyterlab(jupyter_lab, browser_page):
     from playwright.sync_api import expect
     page = browser_page
     page.set_viewport_size({"width": 1400, "height": 1400})
@@ -80,8 +80,8 @@ def test_promote_in_jupyterlab(jupyter_lab, browser_page, tmp_path):
     expect(page.locator(".widget-output", has_text=re.compile("Traceback"))).to_have_count(0)
 
     wait_kernel_idle(page)
-    shot = screenshot(page, tmp_path / "promotion.png")                  # gates, buttons, status, audit log
+    shot = screenshot(page, SCREENSHOTS / "promotion.png")                  # gates, buttons, status, audit log
     champion.scroll_into_view_if_needed()
-    top = screenshot(page, tmp_path / "promotion-top.png")               # headers, metrics, ROC overlay
+    top = screenshot(page, SCREENSHOTS / "promotion-top.png")               # headers, metrics, ROC overlay
     print(f"screenshots: {shot} {top}")
     assert shot.stat().st_size > 20_000 and top.stat().st_size > 20_000

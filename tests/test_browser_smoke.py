@@ -4,7 +4,7 @@ Fixtures come from the plugin module tests/jupyter_browser.py (registered in tes
 """
 import re
 
-from jupyter_browser import open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
+from jupyter_browser import SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
 
 CELLS = [
     "import ipywidgets as W\nimport plotly.graph_objects as go",
@@ -27,7 +27,7 @@ W.VBox([W.HBox([button, label]), fig])''',
 ]
 
 
-def test_button_updates_figure_widget(jupyter_lab, browser_page, tmp_path):
+def test_button_updates_figure_widget(jupyter_lab, browser_page):
     from playwright.sync_api import expect
     page = browser_page
     write_notebook(jupyter_lab.root / "smoke" / "widgets.ipynb", CELLS)
@@ -53,6 +53,6 @@ def test_button_updates_figure_widget(jupyter_lab, browser_page, tmp_path):
     expect(points).to_have_count(5, timeout=30_000)
 
     wait_kernel_idle(page)      # the front end's replies to the update are handled: a settled picture
-    shot = screenshot(page, tmp_path / "widgets.png")
+    shot = screenshot(page, SCREENSHOTS / "smoke.png")
     assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000, shot.stat().st_size

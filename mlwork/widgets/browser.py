@@ -4,33 +4,61 @@
 
 # %% ../../nbs/13_browser.ipynb #13-browser-002
 from __future__ import annotations
-import html, threading, time, traceback
+import html, threading, time, warnings
 import ipywidgets as W
 import traitlets as T
+from fastcore.basics import patch
 from .. import comparison as C
+from ..errors import UnknownExperimentWarning
+from ..store import QUEUED, RUNNING, FINISHED, FAILED, KILLED
+from .base import ErrorPane, ChartSlot, error_output, empty_note
 
 # %% auto #0
-__all__ = ['MAX_SELECTED', 'ExperimentBrowser', 'compare']
+__all__ = ['STATUS_SIGNS', 'MAX_SELECTED', 'SELECT_RUNS', 'status_label', 'runs_table', 'ExperimentBrowser', 'compare']
+
+# %% ../../nbs/13_browser.ipynb #13-browser-013
+STATUS_SIGNS = {FINISHED: "✔", FAILED: "✖", KILLED: "■", RUNNING: "▶", QUEUED: "○"}
+
+def status_label(status) -> str:
+    "A run status as a sign and a word: '✔ finished', '✖ failed', '▶ running' ..."
+    if not isinstance(status, str): return ""
+    return f"{STATUS_SIGNS.get(status, '?')} {status.lower()}"
+
+def runs_table(df, columns:list):
+    "The runs as the browser's table shows them: short id, name, status, start, duration (s), then `columns`."
+    base = df.assign(run_id=df.run_id.str[:8], name=df["name"].fillna("").astype(str), status=df.status.map(status_label),
+                     start=df.start.dt.strftime("%Y-%m-%d %H:%M"), **{"duration (s)": df.duration.astype("float64").round(2)})
+    out = base[["run_id", "name", "status", "start", "duration (s)"] + [c for c in columns if c in df.columns]].copy()
+    for c in out.columns:
+        if out[c].dtype.kind == "f" and c != "duration (s)": out[c] = out[c].round(4)
+        if out[c].isna().any(): out[c] = out[c].astype(object).where(out[c].notna(), "")     # nothing, not null/NaN
+    return out
 
 # %% ../../nbs/13_browser.ipynb #13-browser-005
 MAX_SELECTED = 50
+SELECT_RUNS = "Select runs in the table above (click a row; Ctrl-click or Shift-click to add more) to compare their {what}."
 
-class ExperimentBrowser(W.VBox):
+class ExperimentBrowser(ErrorPane, W.VBox):
     "Browse and compare the runs of an experiment."
     where = T.Unicode("").tag(sync=False)
     selected = T.List(T.Unicode()).tag(sync=False)
     columns = T.List(T.Unicode()).tag(sync=False)
 
+    # the charts' FigureWidgets, made when first drawn (see ChartSlot)
+    bars = property(lambda self: self.slots[0].figure)
+    curves = property(lambda self: self.slots[1].figure)
+    parallel = property(lambda self: self.slots[2].figure)
+    overlay = property(lambda self: self.slots[3].figure)
+
     def __init__(self, ws, experiment:str, where:str="", columns:list|None=None, height:str="360px"):
         from itables.widget import ITable
-        import plotly.graph_objects as go
         super().__init__()
         self.ws, self.experiment = ws, experiment
         # "Register" hands the selected runs to the model registry (a version each of the model named after the
         # experiment); replace it with another callable(run_ids) -> message to change what it does.
         self.on_register = lambda ids: "registered " + ", ".join(
             ws.registry.register(r, experiment).ref for r in ids)
-        self.errors = W.Output(layout=W.Layout(border="1px solid #e6b0aa", display="none"))
+        self.errors = error_output()
         self.status = W.HTML()
         self.where_box = W.Text(value=where, placeholder="where: metrics.auc > 0.8 and params.model = 'rf'",
                                 continuous_update=False, layout=W.Layout(width="520px"))
@@ -45,17 +73,17 @@ class ExperimentBrowser(W.VBox):
                                scrollX=True, classes="display compact")
         self.grid = ITable(self._shown(), **self._grid_opts)
         self._layout = dict(template="plotly_white", height=360, margin=dict(l=40, r=10, t=40, b=40))
-        self.bars, self.curves, self.parallel, self.overlay = (go.FigureWidget(layout=self._layout) for _ in range(4))
+        self.slots = [ChartSlot("", self._layout, width="760px") for _ in range(4)]     # bars, curves, parallel, overlay
         self.x_metric, self.y_metric = W.Dropdown(description="x"), W.Dropdown(description="y")
         self.kind = W.ToggleButtons(options=["bars", "scatter"], value="bars")
         self.curve_metric = W.Dropdown(description="metric")
         self.color_metric = W.Dropdown(description="colour by")
         self.figure_name = W.Dropdown(description="figure")
         self.diff, self.lineage = W.HTML(), W.HTML()
-        self.tabs = W.Tab(children=[W.VBox([W.HBox([self.kind, self.x_metric, self.y_metric]), self.bars]),
-                                    W.VBox([self.curve_metric, self.curves]),
-                                    W.VBox([self.color_metric, self.parallel, self.diff]),
-                                    self.lineage, W.VBox([self.figure_name, self.overlay])])
+        bars, curves, parallel, overlay = self.slots
+        self.tabs = W.Tab(children=[W.VBox([W.HBox([self.kind, self.x_metric, self.y_metric]), bars]),
+                                    W.VBox([self.curve_metric, curves]), W.VBox([self.color_metric, parallel, self.diff]),
+                                    self.lineage, W.VBox([self.figure_name, overlay])])
         for i, t in enumerate(["Metrics", "Curves", "Params", "Data & code", "Figures"]): self.tabs.set_title(i, t)
         self.tag_box = W.Text(placeholder="tag: key=value", layout=W.Layout(width="200px"))
         self.tag_button = W.Button(description="Tag", layout=W.Layout(width="70px"))
@@ -71,191 +99,229 @@ class ExperimentBrowser(W.VBox):
                          W.HBox([self.tag_box, self.tag_button, self.note_box, self.note_button, self.register_button]),
                          self.tabs]
         self._set_options()
+        self._say_nothing_selected()
         self._say(f"{len(self._df):,} runs")
 
-    # -- plumbing ---------------------------------------------------------------------------------
-    def _guard(self, fn):
-        def run(*a, **k):
-            try: return fn(*a, **k)
-            except Exception:
-                self.errors.layout.display = "block"
-                self.errors.append_stderr(traceback.format_exc(limit=5))
-        return run
+# %% ../../nbs/13_browser.ipynb #13-browser-017
+@patch
+def _say(self:ExperimentBrowser, text): self.status.value = f"<span style='color:#555'>{html.escape(text)}</span>"
 
-    def _say(self, text): self.status.value = f"<span style='color:#555'>{html.escape(text)}</span>"
+@patch
+def _wire(self:ExperimentBrowser):
+    g = self._guard
+    self.where_box.observe(g(lambda ch: setattr(self, "where", ch["new"])), names="value")
+    self.observe(g(self._on_where), names="where")
+    self.observe(g(self._on_columns), names="columns")
+    self.observe(g(self._on_selected), names="selected")
+    self.grid.observe(g(self._on_grid_selection), names="selected_rows")
+    self.chooser.observe(g(lambda ch: None if self._syncing else setattr(self, "columns", list(ch["new"]))), names="value")
+    self.refresh_button.on_click(g(lambda _: self.refresh()))
+    self.export_button.on_click(g(lambda _: self.export()))
+    self.tag_button.on_click(g(lambda _: self.tag(self.tag_box.value)))
+    self.note_button.on_click(g(lambda _: self.note(self.note_box.value)))
+    self.register_button.on_click(g(lambda _: self._register()))
+    self.auto.observe(g(self._on_auto), names="value")
+    self.tabs.observe(g(lambda ch: self._update_tab()), names="selected_index")
+    for w in (self.x_metric, self.y_metric, self.kind, self.curve_metric, self.color_metric, self.figure_name):
+        w.observe(g(lambda ch: self._update_tab(force=True)), names="value")
 
-    def _wire(self):
-        g = self._guard
-        self.where_box.observe(g(lambda ch: setattr(self, "where", ch["new"])), names="value")
-        self.observe(g(self._on_where), names="where")
-        self.observe(g(self._on_columns), names="columns")
-        self.observe(g(self._on_selected), names="selected")
-        self.grid.observe(g(self._on_grid_selection), names="selected_rows")
-        self.chooser.observe(g(lambda ch: None if self._syncing else setattr(self, "columns", list(ch["new"]))), names="value")
-        self.refresh_button.on_click(g(lambda _: self.refresh()))
-        self.export_button.on_click(g(lambda _: self.export()))
-        self.tag_button.on_click(g(lambda _: self.tag(self.tag_box.value)))
-        self.note_button.on_click(g(lambda _: self.note(self.note_box.value)))
-        self.register_button.on_click(g(lambda _: self._register()))
-        self.auto.observe(g(self._on_auto), names="value")
-        self.tabs.observe(g(lambda ch: self._update_tab()), names="selected_index")
-        for w in (self.x_metric, self.y_metric, self.kind, self.curve_metric, self.color_metric, self.figure_name):
-            w.observe(g(lambda ch: self._update_tab(force=True)), names="value")
+@patch
+def _query(self:ExperimentBrowser, where):
+    "The runs; an unknown experiment's warning (with the close names) is kept for the widget to say, not printed."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = self.ws.runs(self.experiment, where=where or None)
+    self._unknown = next((str(w.message) for w in caught if issubclass(w.category, UnknownExperimentWarning)), None)
+    for w in caught:
+        if not issubclass(w.category, UnknownExperimentWarning): warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return df
 
-    def _query(self, where):
-        return self.ws.runs(self.experiment, where=where or None)
+@patch
+def _default_columns(self:ExperimentBrowser, df) -> list:
+    varying = [p for p in C.param_columns(df) if df[p].astype(str).nunique() > 1]
+    return C.score_columns(df)[:6] + varying[:6]
 
-    def _default_columns(self, df) -> list:
-        varying = [p for p in C.param_columns(df) if df[p].astype(str).nunique() > 1]
-        return C.score_columns(df)[:6] + varying[:6]
+@patch
+def _shown(self:ExperimentBrowser): return runs_table(self._df, self.columns)
 
-    def _shown(self):
-        df = self._df
-        base = df.assign(run_id=df.run_id.str[:8], start=df.start.dt.strftime("%Y-%m-%d %H:%M"),
-                         duration=df.duration.round(2))
-        cols = ["run_id", "name", "status", "start", "duration"] + [c for c in self.columns if c in df.columns]
-        out = base[cols].copy()
-        for c in out.columns:
-            if out[c].dtype.kind == "f": out[c] = out[c].round(4)
-        return out
+@patch
+def _set_options(self:ExperimentBrowser):
+    df = self._df
+    every = C.metric_columns(df) + C.param_columns(df) + [c for c in df.columns if c.startswith("tags.")]
+    wanted = [c for c in self.columns if c in every]
+    self._syncing = True                    # new options reset the chooser: not a choice of the user's
+    try: self.chooser.options, self.chooser.value = every, wanted
+    finally: self._syncing = False
+    metrics = C.metric_columns(df)
+    main = C.main_metric(df)
+    for dd, default in ((self.x_metric, metrics[0] if metrics else None), (self.y_metric, main),
+                        (self.color_metric, main)):
+        dd.options = metrics
+        if dd.value not in metrics: dd.value = default
+    keys, current = [m[len("metrics."):] for m in metrics], self.curve_metric.value
+    self.curve_metric.options = keys
+    self.curve_metric.value = current if current in keys else (keys[0] if keys else None)
 
-    def _set_options(self):
-        df = self._df
-        every = C.metric_columns(df) + C.param_columns(df) + [c for c in df.columns if c.startswith("tags.")]
-        wanted = [c for c in self.columns if c in every]
-        self._syncing = True                    # new options reset the chooser: not a choice of the user's
-        try: self.chooser.options, self.chooser.value = every, wanted
-        finally: self._syncing = False
-        metrics = C.metric_columns(df)
-        main = C.main_metric(df)
-        for dd, default in ((self.x_metric, metrics[0] if metrics else None), (self.y_metric, main),
-                            (self.color_metric, main)):
-            dd.options = metrics
-            if dd.value not in metrics: dd.value = default
-        keys, current = [m[len("metrics."):] for m in metrics], self.curve_metric.value
-        self.curve_metric.options = keys
-        self.curve_metric.value = current if current in keys else (keys[0] if keys else None)
+# %% ../../nbs/13_browser.ipynb #13-browser-019
+@patch
+def _on_where(self:ExperimentBrowser, change):
+    if self.where_box.value != change["new"]: self.where_box.value = change["new"]
+    self.refresh()
 
-    # -- reacting -----------------------------------------------------------------------------------
-    def _on_where(self, change):
-        if self.where_box.value != change["new"]: self.where_box.value = change["new"]
-        self.refresh()
+@patch
+def _on_columns(self:ExperimentBrowser, change): self._update_grid()
 
-    def _on_columns(self, change):
-        self._update_grid()
+@patch
+def _update_grid(self:ExperimentBrowser):
+    shown = self._shown()
+    pos = {r: i for i, r in enumerate(self._df.run_id)}
+    self.grid.update(shown, selected_rows=[pos[r] for r in self.selected if r in pos], **self._grid_opts)
 
-    def _update_grid(self):
-        shown = self._shown()
-        pos = {r: i for i, r in enumerate(self._df.run_id)}
-        self.grid.update(shown, selected_rows=[pos[r] for r in self.selected if r in pos], **self._grid_opts)
+@patch
+def refresh(self:ExperimentBrowser):
+    "Query the runs again: new runs appear, changed runs update, the selection stays."
+    t0 = time.perf_counter()
+    self._df = self._query(self.where)
+    self._set_options()
+    keep = [r for r in self.selected if r in set(self._df.run_id)]
+    self._update_grid()
+    if keep != list(self.selected): self.selected = keep
+    else: self._stale = {0, 1, 2, 3, 4}; self._update_tab()
+    self._say(f"{len(self._df):,} runs" + (f" matching {self.where!r}" if self.where else "")
+              + f" — refreshed at {time.strftime('%H:%M:%S')} in {time.perf_counter() - t0:.2f} s")
 
-    def refresh(self):
-        "Query the runs again: new runs appear, changed runs update, the selection stays."
-        t0 = time.perf_counter()
-        self._df = self._query(self.where)
-        self._set_options()
-        keep = [r for r in self.selected if r in set(self._df.run_id)]
-        self._update_grid()
-        if keep != list(self.selected): self.selected = keep
-        else: self._stale = {0, 1, 2, 3, 4}; self._update_tab()
-        self._say(f"{len(self._df):,} runs" + (f" matching {self.where!r}" if self.where else "")
-                  + f" — refreshed at {time.strftime('%H:%M:%S')} in {time.perf_counter() - t0:.2f} s")
+@patch
+def _on_grid_selection(self:ExperimentBrowser, change):
+    ids = [self._df.run_id.iloc[i] for i in change["new"] if i < len(self._df)]
+    if len(ids) > MAX_SELECTED:
+        self._say(f"{len(ids)} runs selected: comparing the first {MAX_SELECTED}")
+        ids = ids[:MAX_SELECTED]
+    if ids != list(self.selected): self.selected = ids
 
-    def _on_grid_selection(self, change):
-        ids = [self._df.run_id.iloc[i] for i in change["new"] if i < len(self._df)]
-        if len(ids) > MAX_SELECTED:
-            self._say(f"{len(ids)} runs selected: comparing the first {MAX_SELECTED}")
-            ids = ids[:MAX_SELECTED]
-        if ids != list(self.selected): self.selected = ids
+@patch
+def _on_selected(self:ExperimentBrowser, change):
+    t0 = time.perf_counter()
+    pos = {r: i for i, r in enumerate(self._df.run_id)}
+    rows = sorted(pos[r] for r in change["new"] if r in pos)
+    if sorted(self.grid.selected_rows) != rows: self.grid.selected_rows = rows
+    self._sel_df = self._df[self._df.run_id.isin(change["new"])]
+    self._stale = {0, 1, 2, 3, 4}
+    names = sorted(n for n, k in C.logged_figures(self.ws, self._sel_df.run_id).items() if k >= 2) \
+            if 0 < len(self._sel_df) <= MAX_SELECTED else []
+    current = self.figure_name.value
+    self.figure_name.options = names
+    self.figure_name.value = current if current in names else (names[0] if names else None)
+    self._update_tab()
+    self.last_update_seconds = time.perf_counter() - t0
 
-    def _on_selected(self, change):
-        t0 = time.perf_counter()
-        pos = {r: i for i, r in enumerate(self._df.run_id)}
-        rows = sorted(pos[r] for r in change["new"] if r in pos)
-        if sorted(self.grid.selected_rows) != rows: self.grid.selected_rows = rows
-        self._sel_df = self._df[self._df.run_id.isin(change["new"])]
-        self._stale = {0, 1, 2, 3, 4}
-        names = sorted(n for n, k in C.logged_figures(self.ws, self._sel_df.run_id).items() if k >= 2) \
-                if 0 < len(self._sel_df) <= MAX_SELECTED else []
-        current = self.figure_name.value
-        self.figure_name.options = names
-        self.figure_name.value = current if current in names else (names[0] if names else None)
-        self._update_tab()
-        self.last_update_seconds = time.perf_counter() - t0
+# %% ../../nbs/13_browser.ipynb #13-browser-021
+@patch
+def _say_nothing_selected(self:ExperimentBrowser):
+    "The sentence of every chart tab while no run is selected."
+    if len(self._df) == 0:
+        text = (f"No runs in experiment {self.experiment!r}" + (f" match {self.where!r}" if self.where else " yet")
+                + (": change the filter." if self.where else
+                   f": log one with ws.start_run({self.experiment!r}), or run a train job; then press Refresh."))
+        if self._unknown and not self.where: text += f" ({self._unknown}.)"
+        for slot in self.slots: slot.say(text)
+        self.diff.value = self.lineage.value = ""
+        return
+    for slot, what in zip(self.slots, ("metrics", "metric curves", "params", "logged figures")):
+        slot.say(SELECT_RUNS.format(what=what))
+    self.diff.value = ""
+    self.lineage.value = empty_note(SELECT_RUNS.format(what="data and code versions"))
 
-    def _update_tab(self, force:bool=False):
-        i = self.tabs.selected_index or 0
-        if not force and i not in self._stale: return
-        self._stale.discard(i)
-        df = getattr(self, "_sel_df", None)
-        if df is None or len(df) == 0: return
-        if i == 0:
-            fig = C.metric_bars(df) if self.kind.value == "bars" or not (self.x_metric.value and self.y_metric.value) \
-                  else C.metric_scatter(df, self.x_metric.value, self.y_metric.value)
-            self._show(self.bars, fig)
-        elif i == 1 and self.curve_metric.value:
-            self._show(self.curves, C.metric_curves(self.ws, df, self.curve_metric.value))
-        elif i == 2:
-            if self.color_metric.value and len(df) > 1 and C.param_columns(df):
-                self._show(self.parallel, C.parallel_params(df, self.color_metric.value))
-            diff = C.param_diff(df)
-            self.diff.value = ("<b>Params that differ</b>" + diff.to_html(border=0, na_rep="")) if len(diff) else "All params are equal."
-        elif i == 3:
-            self.lineage.value = C.lineage(self.ws, df, links=True).to_html(border=0, escape=False)
-        elif i == 4 and self.figure_name.value:
-            self._show(self.overlay, C.overlay_figure(self.ws, df, self.figure_name.value))
+@patch
+def _update_tab(self:ExperimentBrowser, force:bool=False):
+    i = self.tabs.selected_index or 0
+    if not force and i not in self._stale: return
+    self._stale.discard(i)
+    df = getattr(self, "_sel_df", None)
+    if df is None or len(df) == 0: return self._say_nothing_selected()
+    bars, curves, parallel, overlay = self.slots
+    if i == 0:
+        fig = C.metric_bars(df) if self.kind.value == "bars" or not (self.x_metric.value and self.y_metric.value) \
+              else C.metric_scatter(df, self.x_metric.value, self.y_metric.value)
+        self._show(bars, fig, "The selected runs logged no metrics: log some with run.log_metric(KEY, VALUE).")
+    elif i == 1:
+        if self.curve_metric.value:
+            self._show(curves, C.metric_curves(self.ws, df, self.curve_metric.value),
+                       f"The selected runs logged no values of {self.curve_metric.value}.")
+        else: curves.say("The runs of this experiment logged no metrics: log values by step with run.log_metric(KEY, VALUE, step=N).")
+    elif i == 2:
+        if self.color_metric.value and len(df) > 1 and C.param_columns(df):
+            self._show(parallel, C.parallel_params(df, self.color_metric.value), "No params differ between the selected runs.")
+        else: parallel.say("Select two or more runs that logged params and a metric to draw their params side by side.")
+        diff = C.param_diff(df)
+        self.diff.value = ("<b>Params that differ</b>" + diff.to_html(border=0, na_rep="")) if len(diff) else "All params are equal."
+    elif i == 3:
+        self.lineage.value = C.lineage(self.ws, df, links=True).to_html(border=0, escape=False)
+    elif i == 4:
+        if self.figure_name.value: self._show(overlay, C.overlay_figure(self.ws, df, self.figure_name.value), "")
+        else: overlay.say("No figure was logged by two or more of the selected runs: log one with run.log_figure(fig, NAME).")
 
-    def _show(self, fw, fig):
-        "Put a figure's data and layout into a FigureWidget in place."
-        with fw.batch_update():
-            fw.data = ()
-            fw.add_traces(list(fig.data))
-            fw.layout = fig.layout
-            fw.layout.height = self._layout["height"]
+@patch
+def _show(self:ExperimentBrowser, slot, fig, empty:str):
+    "Put a figure's data and layout into the slot's FigureWidget in place; say `empty` if it has no data."
+    if not fig.data: return slot.say(empty)
+    fw = slot.figure
+    with fw.batch_update():
+        fw.data = ()
+        fw.add_traces(list(fig.data))
+        fw.layout = fig.layout
+        fw.layout.height = self._layout["height"]
+    slot.show_if_data(empty)
 
-    # -- actions ------------------------------------------------------------------------------------
-    def _need_selection(self):
-        if not self.selected: raise ValueError("Select one or more runs first.")
+# %% ../../nbs/13_browser.ipynb #13-browser-023
+@patch
+def _need_selection(self:ExperimentBrowser):
+    if not self.selected: raise ValueError("Select one or more runs first.")
 
-    def tag(self, text:str):
-        "Tag the selected runs with `key=value`."
-        self._need_selection()
-        if "=" not in text: raise ValueError(f"Bad tag {text!r}: expected key=value.")
-        k, v = (s.strip() for s in text.split("=", 1))
-        for r in self.selected: self.ws.get_run(r).set_tag(k, v)
-        self._say(f"tagged {len(self.selected)} run(s) {k}={v}")
-        if f"tags.{k}" not in self.columns: self.columns = self.columns + [f"tags.{k}"]
-        self.refresh()
+@patch
+def tag(self:ExperimentBrowser, text:str):
+    "Tag the selected runs with `key=value`."
+    self._need_selection()
+    if "=" not in text: raise ValueError(f"Bad tag {text!r}: expected key=value.")
+    k, v = (s.strip() for s in text.split("=", 1))
+    for r in self.selected: self.ws.get_run(r).set_tag(k, v)
+    self._say(f"tagged {len(self.selected)} run(s) {k}={v}")
+    if f"tags.{k}" not in self.columns: self.columns = self.columns + [f"tags.{k}"]
+    self.refresh()
 
-    def note(self, text:str):
-        "Attach a note to the selected runs (the tag `mlwork.note`)."
-        self._need_selection()
-        if not text.strip(): raise ValueError("The note is empty.")
-        for r in self.selected: self.ws.get_run(r).set_tag("mlwork.note", text.strip())
-        self._say(f"noted {len(self.selected)} run(s)")
-        self.refresh()
+@patch
+def note(self:ExperimentBrowser, text:str):
+    "Attach a note to the selected runs (the tag `mlwork.note`)."
+    self._need_selection()
+    if not text.strip(): raise ValueError("The note is empty.")
+    for r in self.selected: self.ws.get_run(r).set_tag("mlwork.note", text.strip())
+    self._say(f"noted {len(self.selected)} run(s)")
+    self.refresh()
 
-    def _register(self):
-        self._need_selection()
-        if self.on_register is None: raise ValueError("No model registry is connected to this browser.")
-        self._say(str(self.on_register(list(self.selected))))
+@patch
+def _register(self:ExperimentBrowser):
+    self._need_selection()
+    if self.on_register is None: raise ValueError("No model registry is connected to this browser.")
+    self._say(str(self.on_register(list(self.selected))))
 
-    def export(self, path:str|None=None) -> str:
-        "Write the standalone HTML report of the selected runs (or the first ten shown); return its path."
-        import os
-        path = path or os.path.join(self.ws.root, f"{self.experiment}-report.html")
-        page = C.report_html(self.ws, self.experiment, where=self.where or None, run_ids=list(self.selected) or None)
-        with open(path, "w", encoding="utf-8") as f: f.write(page)
-        self._say(f"report written to {path} ({len(page) / 1e6:.1f} MB)")
-        return path
+@patch
+def export(self:ExperimentBrowser, path:str|None=None) -> str:
+    "Write the standalone HTML report of the selected runs (or the first ten shown); return its path."
+    import os
+    path = path or os.path.join(self.ws.root, f"{self.experiment}-report.html")
+    page = C.report_html(self.ws, self.experiment, where=self.where or None, run_ids=list(self.selected) or None)
+    with open(path, "w", encoding="utf-8") as f: f.write(page)
+    self._say(f"report written to {path} ({len(page) / 1e6:.1f} MB)")
+    return path
 
-    def _on_auto(self, change):
-        if change["new"]: threading.Thread(target=self._auto_loop, daemon=True, name="mlwork-browser-refresh").start()
+@patch
+def _on_auto(self:ExperimentBrowser, change):
+    if change["new"]: threading.Thread(target=self._auto_loop, daemon=True, name="mlwork-browser-refresh").start()
 
-    def _auto_loop(self):
-        while self.auto.value:
-            time.sleep(5)
-            if self.auto.value: self._guard(self.refresh)()
+@patch
+def _auto_loop(self:ExperimentBrowser):
+    while self.auto.value:
+        time.sleep(5)
+        if self.auto.value: self._guard(self.refresh)()
 
 # %% ../../nbs/13_browser.ipynb #13-browser-006
 def compare(ws, experiment:str, where:str="", columns:list|None=None) -> ExperimentBrowser:

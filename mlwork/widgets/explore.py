@@ -4,29 +4,76 @@
 
 # %% ../../nbs/10_explore.ipynb #10-explore-002
 from __future__ import annotations
-import html, threading, traceback
+import html, re, threading
+import ipywidgets as W
+import traitlets as T
+from fastcore.basics import patch
+from ..fmt import kv_html
 from ..profile import profile as make_profile, Profile
 from ..schema import Schema, check_frame, column_kind
+from .base import ErrorPane, ChartSlot, error_output, html_table, fmt_number, fmt_percent, fmt_time
 
 # %% auto #0
-__all__ = ['DataExplorer', 'sample_values', 'explore']
+__all__ = ['NO_TARGET', 'id_columns', 'id_summary', 'DataExplorer', 'sample_values', 'explore']
 
 # %% ../../nbs/10_explore.ipynb #10-explore-005
 def _source(data, name):
-    "(DataFrame or None, Profile or None, Schema or None, title) for a DataFrame or a DatasetVersion."
+    "(DataFrame or None, Profile or None, Schema or None, title, DatasetVersion or None) of a DataFrame or a DatasetVersion."
     if hasattr(data, "load") and hasattr(data, "profile"):      # a DatasetVersion
         return None, data.profile, data.schema, data.ref, data
     check_frame(data, name)
-    return data, None, None, f"{data.shape[0]:,} rows", None
+    return data, None, None, f"{data.shape[0]:,} rows × {data.shape[1]:,} columns", None
 
 def _sample(df, n, seed=0):
     return df if len(df) <= n else df.sample(n=n, random_state=seed)
 
-# %% ../../nbs/10_explore.ipynb #10-explore-006
-import ipywidgets as W
-import traitlets as T
+# %% ../../nbs/10_explore.ipynb #10-explore-015
+def _id_like(name:str) -> bool:
+    n = name.lower()
+    return n in ("id", "uuid", "guid", "key") or n.endswith(("_id", "-id", " id", "_uuid", "_key")) or bool(re.search(r"[a-z]Id$", name))
 
-class DataExplorer(W.VBox):
+def id_columns(prof:Profile, schema:Schema|None=None) -> list:
+    "The columns of `prof` that identify rows: the schema's id role, or unique strings, or unique integers with an id-like name."
+    role = schema.role("id") if schema is not None else None
+    out = []
+    for name, c in prof.columns.items():
+        unique = c["count"] > 20 and (c.get("distinct") or 0) >= 0.95 * c["count"]
+        if name == role or unique and (c["kind"] == "string" or c["kind"] in ("int", "category") and _id_like(name)):
+            out.append(name)
+    return out
+
+def id_summary(s, sample:int=10_000) -> dict:
+    "An id column in numbers: rows, missing, distinct values and their share, duplicated values, the value patterns."
+    vals = s.dropna()
+    counts = vals.value_counts(sort=False)
+    dup = counts[counts > 1]
+    text = vals.astype(str)
+    if len(text) > sample: text = text.sample(sample, random_state=0)
+    shapes = (text.str.replace(r"[0-9]", "9", regex=True).str.replace(r"[A-Z]", "A", regex=True)
+                  .str.replace(r"[a-z]", "a", regex=True).value_counts(normalize=True))
+    return {"rows": int(len(s)), "missing": int(len(s) - len(vals)), "distinct": int(len(counts)),
+            "unique_share": len(counts) / len(vals) if len(vals) else 0.0, "duplicated_values": int(len(dup)),
+            "rows_sharing_a_value": int(dup.sum()), "patterns": {p: float(v) for p, v in shapes.head(3).items()},
+            "examples": [str(v) for v in vals.head(3)]}
+
+def _id_html(name:str, summaries:dict) -> str:
+    "The id summary of each side (label -> id_summary) as key/value tables, side by side."
+    def rows(d):
+        pats = ", ".join(f"{p} ({fmt_percent(v)})" for p, v in d["patterns"].items())
+        return [("distinct values", f"{fmt_number(d['distinct'])} of {fmt_number(d['rows'] - d['missing'])} ({fmt_percent(d['unique_share'])})"),
+                ("duplicated values", "none" if not d["duplicated_values"] else
+                 f"{fmt_number(d['duplicated_values'])}, shared by {fmt_number(d['rows_sharing_a_value'])} rows"),
+                ("missing", f"{fmt_number(d['missing'])} ({fmt_percent(d['missing'] / max(d['rows'], 1))})"),
+                ("pattern", pats or "—"), ("examples", ", ".join(d["examples"]) or "—")]
+    tables = "".join(f"<div style='margin-right:24px'>{kv_html(label, rows(d))}</div>" for label, d in summaries.items())
+    return (f"<b>{html.escape(name)}</b> is an id column (one value per row): a summary instead of a histogram. "
+            f"In the patterns, 9 is a digit, A a capital and a a small letter.<div style='display:flex;margin-top:6px'>{tables}</div>")
+
+# %% ../../nbs/10_explore.ipynb #10-explore-006
+NO_TARGET = ("No target column is named, so there is no relation to draw: pass explore(data, target='COLUMN'), "
+             "or log the dataset with its target (ws.datasets.log(df, NAME, target='COLUMN')).")
+
+class DataExplorer(ErrorPane, W.VBox):
     "Explore a dataset, or compare it with a reference version, column by column."
     column = T.Unicode(None, allow_none=True).tag(sync=False)
     mode = T.Enum(["single", "compare"], default_value="single").tag(sync=False)
@@ -37,13 +84,13 @@ class DataExplorer(W.VBox):
                  sample:int=50_000,           # at most this many rows feed the plots
                  background:bool=True):       # profile in a thread (False: in the constructor)
         super().__init__()
-        import plotly.graph_objects as go
-        self._cur = dict(zip(("df", "profile", "schema", "title", "dv"), _source(data, "data")))
-        self._ref = dict(zip(("df", "profile", "schema", "title", "dv"), _source(reference, "reference"))) \
-                    if reference is not None else None
+        keys = ("df", "profile", "schema", "title", "dv")
+        self._cur = dict(zip(keys, _source(data, "data")))
+        self._ref = dict(zip(keys, _source(reference, "reference"))) if reference is not None else None
         self._target, self._sample_n = target, sample
         self.problems = {}                    # column -> [Problem] from validating against the reference
-        self.errors = W.Output(layout=W.Layout(border="1px solid #e6b0aa", display="none"))
+        self.ids = []                         # the id columns (see `id_columns`)
+        self.errors = error_output()
         self.progress = W.IntProgress(min=0, max=1, description="profiling", layout=W.Layout(width="420px"))
         self.status = W.HTML()
         self.title = W.HTML(f"<h3 style='margin:4px 0'>{html.escape(self._cur['title'])}</h3>")
@@ -52,160 +99,150 @@ class DataExplorer(W.VBox):
         self.toggle = W.ToggleButtons(options=[("Single", "single"), ("Compare", "compare")], value="single",
                                       disabled=self._ref is None,
                                       tooltips=["this dataset", "overlay the reference version"])
-        layout = dict(height=300, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white")
-        self.dist_fig = go.FigureWidget(layout=dict(title="distribution", barmode="overlay", width=720, **layout))
-        self.target_fig = go.FigureWidget(layout=dict(title="relation to the target", width=520, **layout))
-        self.missing_fig = go.FigureWidget(layout=dict(title="missing values along the rows", width=520, **layout))
+        layout = dict(height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white")
+        wait = "Profiling the data: the charts of the selected column appear here when it is done."
+        self.dist_slot = ChartSlot(wait, dict(title="distribution", barmode="overlay", width=640, **layout))
+        self.target_slot = ChartSlot(wait, dict(title="relation to the target", width=520, **layout))
+        self.missing_slot = ChartSlot(wait, dict(title="missing values along the rows", width=520, **layout))
         self.picker.observe(self._guard(lambda ch: setattr(self, "column", ch["new"])), names="value")
         self.toggle.observe(self._guard(lambda ch: setattr(self, "mode", ch["new"])), names="value")
         self.observe(self._guard(self._on_column), names="column")
         self.observe(self._guard(self._on_mode), names="mode")
         self.children = [self.title, W.HBox([self.toggle, self.progress, self.status]), self.errors, self.table,
-                         W.HBox([self.picker, self.dist_fig]), W.HBox([self.target_fig, self.missing_fig])]
+                         W.HBox([self.picker, self.dist_slot]), W.HBox([self.target_slot, self.missing_slot])]
         self._done = threading.Event()
-        if background: threading.Thread(target=self._guard(self._load), daemon=True, name="mlwork-explore").start()
-        else: self._guard(self._load)()
+        if background: threading.Thread(target=self._load_then_signal, daemon=True, name="mlwork-explore").start()
+        else: self._load_then_signal()
 
-    # -- errors ---------------------------------------------------------------------------------
-    def _guard(self, fn):
-        "Wrap a callback so that an exception is shown in the error pane."
-        def run(*a, **k):
-            try: return fn(*a, **k)
-            except Exception:
-                self.errors.layout.display = "block"
-                self.errors.append_stderr(traceback.format_exc(limit=6))
-                self.status.value = "<span style='color:#c0392b'>error: see below</span>"
-            finally:
-                if fn == self._load: self._done.set()
-        return run
+    # the charts' FigureWidgets, made when first drawn (see ChartSlot)
+    dist_fig = property(lambda self: self.dist_slot.figure)
+    target_fig = property(lambda self: self.target_slot.figure)
+    missing_fig = property(lambda self: self.missing_slot.figure)
+
+    def _on_error(self, e): self.status.value = "<span style='color:#c0392b'>error: see below</span>"
+
+    def _load_then_signal(self):
+        self._guard(self._load)()
+        self._done.set()
 
     def wait(self, timeout:float|None=60) -> "DataExplorer":
         "Block until profiling is done (raises TimeoutError after `timeout` seconds)."
         if not self._done.wait(timeout): raise TimeoutError("DataExplorer is still profiling.")
         return self
 
-    # -- loading ----------------------------------------------------------------------------------
-    def _prepare(self, side, label):
-        if side["df"] is None: side["df"] = side["dv"].load()
-        if side["profile"] is None:
-            n = side["df"].shape[1]
-            self.progress.max = n
-            def step(i, total, col):
-                self.progress.value = i
-                self.status.value = f"{label}: {html.escape(col)} ({i}/{total})"
-            side["profile"] = make_profile(side["df"], target=self._target_for(side["df"]), progress=step)
-        side["sample"] = _sample(side["df"], self._sample_n)
+# %% ../../nbs/10_explore.ipynb #10-explore-018
+@patch
+def _prepare(self:DataExplorer, side, label):
+    if side["df"] is None: side["df"] = side["dv"].load()
+    if side["profile"] is None:
+        n = side["df"].shape[1]
+        self.progress.max = n
+        def step(i, total, col):
+            self.progress.value = i
+            self.status.value = f"{label}: {html.escape(col)} ({i}/{total})"
+        side["profile"] = make_profile(side["df"], target=self._target_for(side["df"]), progress=step)
+    side["sample"] = _sample(side["df"], self._sample_n)
 
-    def _target_for(self, df):
-        t = self._target or (self._cur["schema"].role("target") if self._cur["schema"] else None)
-        return t if t in df.columns else None
+@patch
+def _target_for(self:DataExplorer, df):
+    t = self._target or (self._cur["schema"].role("target") if self._cur["schema"] else None)
+    return t if t in df.columns else None
 
-    def _load(self):
-        self._prepare(self._cur, "profiling")
-        schema = self._cur["schema"]                   # a stored version is checked against its own schema ...
-        if self._ref is not None:                      # ... and against the reference's when comparing
-            self._prepare(self._ref, "profiling the reference")
-            schema = self._ref["schema"] or Schema.infer(self._ref["df"], target=self._target_for(self._ref["df"]))
-        if schema is not None:
-            for p in schema.validate(self._cur["df"]).problems: self.problems.setdefault(p.column, []).append(p)
-        self.progress.layout.display = "none"
-        self.status.value = ""
-        self._render_table()
-        cols = list(self._cur["profile"].columns)
-        self.picker.options = cols
-        self.column = self.column if self.column in cols else cols[0]
+@patch
+def _load(self:DataExplorer):
+    self._prepare(self._cur, "profiling")
+    schema = self._cur["schema"]                   # a stored version is checked against its own schema ...
+    if self._ref is not None:                      # ... and against the reference's when comparing
+        self._prepare(self._ref, "profiling the reference")
+        schema = self._ref["schema"] or Schema.infer(self._ref["df"], target=self._target_for(self._ref["df"]))
+    if schema is not None:
+        for p in schema.validate(self._cur["df"]).problems: self.problems.setdefault(p.column, []).append(p)
+    prof = self._cur["profile"]
+    self.ids = id_columns(prof, self._cur["schema"])
+    self.progress.layout.display = "none"
+    self.status.value = ""
+    self._render_table()
+    cols = list(prof.columns)
+    self.picker.options = cols
+    self.column = self.column if self.column in cols else self.first_feature()
 
-    # -- the overview table -------------------------------------------------------------------------
-    def overview(self):
-        "One row per column: kind, missing %, distinct, min, max, schema problems (and the reference's, when comparing)."
-        import pandas as pd
-        rows = []
-        ref = self._ref["profile"] if self._ref else None
-        for name, c in self._cur["profile"].columns.items():
-            row = {"column": name, "kind": c["kind"], "missing %": round(100 * c["missing"] / max(self._cur["profile"].rows, 1), 2),
-                   "distinct": c.get("distinct"), "min": c.get("min"), "max": c.get("max")}
-            if ref is not None:
-                r = ref.columns.get(name, {})
-                row["ref missing %"] = round(100 * r["missing"] / max(ref.rows, 1), 2) if r else None
-                row["ref min"], row["ref max"] = r.get("min"), r.get("max")
-            row["problems"] = "; ".join(f"{p.severity}: {p.message}" for p in self.problems.get(name, []))
-            rows.append(row)
-        return pd.DataFrame(rows)
+@patch
+def first_feature(self:DataExplorer) -> str:
+    "The column shown first: the first that is not an id, the target or the time column (if there is one)."
+    cols, schema = list(self._cur["profile"].columns), self._cur["schema"]
+    skip = set(self.ids) | {self._cur["profile"].target}
+    time = schema.role("time") if schema is not None else None
+    return next((c for c in cols if c not in skip and c != time), next((c for c in cols if c not in skip), cols[0]))
 
-    def _render_table(self):
-        df = self.overview()
-        fmt = {c: (lambda v: "" if v is None or v != v else f"{v:.4g}") for c in df.columns if df[c].dtype.kind == "f"}
-        style = "font-size:12px;border-collapse:collapse"
-        self.table.value = (f"<div style='max-height:260px;overflow:auto'>"
-                            + df.to_html(index=False, formatters=fmt, na_rep="", border=0, classes="mlwork-overview").replace(
-                                "<table", f"<table style='{style}'", 1) + "</div>")
+# %% ../../nbs/10_explore.ipynb #10-explore-020
+@patch
+def overview(self:DataExplorer):
+    "One row per column: kind, role, missing %, distinct, min, max, schema problems (and the reference's, when comparing)."
+    import pandas as pd
+    rows = []
+    ref = self._ref["profile"] if self._ref else None
+    schema, prof = self._cur["schema"], self._cur["profile"]
+    roles = {n: c.role for n, c in schema.columns.items() if c.role} if schema is not None else {}
+    roles.update({n: "id" for n in self.ids if n not in roles})
+    if prof.target: roles.setdefault(prof.target, "target")
+    for name, c in prof.columns.items():
+        row = {"column": name, "kind": c["kind"], "role": roles.get(name, ""),
+               "missing %": round(100 * c["missing"] / max(prof.rows, 1), 2),
+               "distinct": c.get("distinct"), "min": c.get("min"), "max": c.get("max")}
+        if ref is not None:
+            r = ref.columns.get(name, {})
+            row["ref missing %"] = round(100 * r["missing"] / max(ref.rows, 1), 2) if r else None
+            row["ref min"], row["ref max"] = r.get("min"), r.get("max")
+        row["problems"] = "; ".join(f"{p.severity}: {p.message}" for p in self.problems.get(name, []))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
-    # -- the plots ------------------------------------------------------------------------------------
-    def _on_mode(self, change):
-        if change["new"] == "compare" and self._ref is None:
-            raise ValueError("Compare mode needs a reference: DataExplorer(data, reference=other_version).")
-        self.toggle.value = change["new"]
-        if self.column: self._plot(self.column)
+@patch
+def _render_table(self:DataExplorer):
+    df = self.overview()
+    compare = "ref min" in df.columns
+    def value(v, kind):
+        if kind == "datetime": return fmt_time(v)
+        return fmt_number(v) if kind in ("int", "float") else ""
+    def share(v): return "" if v is None or v != v else fmt_percent(v / 100)
+    header = ["column", "kind", "missing", "distinct", "min", "max"] + (["ref missing", "ref min", "ref max"] if compare else []) + ["problems"]
+    rows = []
+    for r in df.to_dict("records"):
+        k = r["kind"]
+        cells = [html.escape(r["column"]), k + (f" ({r['role']})" if r["role"] else ""), share(r["missing %"]),
+                 fmt_number(r["distinct"]), value(r["min"], k), value(r["max"], k)]
+        if compare: cells += [share(r["ref missing %"]), value(r["ref min"], k), value(r["ref max"], k)]
+        rows.append(cells + [f"<div style='min-width:160px;max-width:300px'>{html.escape(r['problems'])}</div>"])
+    n = len(header)
+    self.table.value = ("<div style='max-height:260px;overflow:auto'>"
+                        + html_table(header, rows, "mlwork-overview", nowrap=range(n - 1), align_right=[2, 3, 4, 5] + ([6, 7, 8] if compare else []))
+                        + "</div>")
 
-    def _on_column(self, change):
-        name = change["new"]
-        if name is None: return
-        if name not in self._cur["profile"].columns:
-            raise KeyError(f"No column {name!r}; columns are {', '.join(list(self._cur['profile'].columns)[:20])}.")
-        if self.picker.value != name: self.picker.value = name
-        self._plot(name)
+# %% ../../nbs/10_explore.ipynb #10-explore-022
+@patch
+def _on_mode(self:DataExplorer, change):
+    if change["new"] == "compare" and self._ref is None:
+        raise ValueError("Compare mode needs a reference: DataExplorer(data, reference=other_version).")
+    self.toggle.value = change["new"]
+    if self.column: self._plot(self.column)
 
-    def _plot(self, name):
-        import numpy as np
-        compare = self.mode == "compare" and self._ref is not None
-        sides = [("current", self._cur, "#2e86c1")] + ([("reference", self._ref, "#aab7b8")] if compare else [])
-        c = self._cur["profile"][name]
-        with self.dist_fig.batch_update(), self.target_fig.batch_update(), self.missing_fig.batch_update():
-            self.dist_fig.data, self.target_fig.data, self.missing_fig.data = (), (), ()
-            numeric = c["kind"] in ("int", "float", "datetime") and "histogram" in c and c.get("distinct", 0) > 20
-            if numeric and not compare:                       # exact histogram from the profile
-                h = c["histogram"]; e = np.asarray(h["edges"])
-                self.dist_fig.add_bar(x=(e[:-1] + e[1:]) / 2, y=h["counts"], width=np.diff(e), name="current",
-                                      marker_color=sides[0][2])
-            elif numeric:                                      # overlay of samples on common bins, as shares
-                vals = [sample_values(s["sample"], name) for _, s, _ in sides]
-                finite = np.concatenate([v[np.isfinite(v)] for v in vals])
-                edges = np.histogram_bin_edges(finite, bins=30) if len(finite) else np.array([0, 1])
-                for (label, _, color), v in zip(sides, vals):
-                    counts, _ = np.histogram(v[np.isfinite(v)], bins=edges)
-                    self.dist_fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts / max(counts.sum(), 1), name=label,
-                                          width=np.diff(edges), marker_color=color, opacity=0.6)
-            else:                                              # categories: exact shares from the profiles
-                levels = [t["value"] for t in c.get("top", [])]
-                for label, s, color in sides:
-                    tops = {t["value"]: t["share"] for t in s["profile"].columns.get(name, {}).get("top", [])}
-                    extra = [v for v in tops if v not in levels]
-                    levels += extra
-                    self.dist_fig.add_bar(x=[str(v) for v in levels], y=[tops.get(v, 0) for v in levels], name=label,
-                                          marker_color=color)
-            self.dist_fig.layout.title = f"{name}: distribution" + (" (share, sampled)" if compare and numeric else "")
-            categorical_target = "levels" in (self._cur["profile"].d.get("relations", {}).get(name) or {})
-            self.dist_fig.layout.barmode = "overlay" if numeric else "group"
-            for fig, cat in ((self.dist_fig, not numeric), (self.target_fig, categorical_target)):
-                fig.layout.xaxis.type = "category" if cat else "linear"     # the axis type follows the column
-                fig.layout.xaxis.autorange = True
-            for label, s, color in sides:
-                rel = s["profile"].d.get("relations", {}).get(name)
-                if not rel: continue
-                if "bins" in rel:
-                    b = np.asarray(rel["bins"]); x = (b[:-1] + b[1:]) / 2
-                    self.target_fig.add_scatter(x=x, y=rel["mean"], mode="lines+markers", name=label, line_color=color)
-                else:
-                    self.target_fig.add_bar(x=[str(v) for v in rel["levels"]], y=rel["mean"], name=label, marker_color=color)
-            stat = self._cur["profile"].d.get("target_stat")
-            self.target_fig.layout.title = (f"{name} → {self._cur['profile'].target}: {stat}" if stat
-                                            else "relation to the target (no target named)")
-            for label, s, color in sides:
-                miss = s["df"][name].isna().to_numpy() if name in s["df"].columns else None
-                if miss is None: continue
-                chunks = np.array_split(miss, min(50, len(miss)))
-                self.missing_fig.add_scatter(y=[100 * ch.mean() for ch in chunks], mode="lines", name=label, line_color=color)
-            self.missing_fig.layout.title = f"{name}: missing % along the rows ({c['missing']:,} missing in all)"
+@patch
+def _on_column(self:DataExplorer, change):
+    name = change["new"]
+    if name is None: return
+    if name not in self._cur["profile"].columns:
+        raise KeyError(f"No column {name!r}; columns are {', '.join(list(self._cur['profile'].columns)[:20])}.")
+    if self.picker.value != name: self.picker.value = name
+    self._plot(name)
+
+@patch
+def _plot(self:DataExplorer, name):
+    compare = self.mode == "compare" and self._ref is not None
+    sides = [("current", self._cur, "#2e86c1")] + ([("reference", self._ref, "#aab7b8")] if compare else [])
+    c = self._cur["profile"][name]
+    self._plot_distribution(name, c, sides, compare)
+    self._plot_target(name, c, sides)
+    self._plot_missing(name, c, sides)
 
 def sample_values(df, name):
     "A column of a sample as float seconds/values, NaN where missing."
@@ -215,6 +252,121 @@ def sample_values(df, name):
         from mlwork.profile import _epoch_seconds
         return _epoch_seconds(s)
     return s.to_numpy(dtype="float64", na_value=np.nan)
+
+# %% ../../nbs/10_explore.ipynb #10-explore-023
+def _dates(seconds):
+    import pandas as pd
+    return pd.to_datetime(seconds, unit="s")
+
+def _level(v) -> str:
+    "A category level as an axis label: numbers written one way (7 and 12.5, not 7.0)."
+    return fmt_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+def _stat_label(stat:str, target:str) -> str:
+    "The profile's target statistic in words: 'rate of 1' -> 'share with churned = 1'."
+    m = re.fullmatch(r"rate of (.*)", stat or "")
+    return f"share with {target} = {m.group(1).strip(chr(39))}" if m else f"mean of {target}"
+
+@patch
+def _plot_distribution(self:DataExplorer, name, c, sides, compare):
+    if name in self.ids:
+        return self.dist_slot.say(_id_html(name, {f"{label}: {s['title']}": id_summary(s["df"][name])
+                                           for label, s, _ in sides if name in s["df"].columns}), escape=False)
+    fig = self.dist_fig
+    with fig.batch_update():
+        fig.data = ()
+        self._draw_distribution(fig, name, c, sides, compare)
+    self.dist_slot.show_if_data(f"{name} has no values to draw: all {fmt_number(c['missing'])} rows are missing.")
+
+@patch
+def _draw_distribution(self:DataExplorer, fig, name, c, sides, compare):
+    import numpy as np
+    kind = c["kind"]
+    many = kind in ("int", "float", "datetime") and "histogram" in c and c.get("distinct", 0) > 20
+    when = (lambda x: _dates(x)) if kind == "datetime" else (lambda x: x)
+    scale = 1000 if kind == "datetime" else 1                  # bar widths on a date axis are in milliseconds
+    if many and not compare:                                   # exact histogram from the profile
+        h = c["histogram"]; e = np.asarray(h["edges"])
+        fig.add_bar(x=when((e[:-1] + e[1:]) / 2), y=h["counts"], width=np.diff(e) * scale, name="current",
+                    marker_color=sides[0][2])
+    elif many:                                                 # overlay of samples on common bins, as shares
+        vals = [sample_values(s["sample"], name) for _, s, _ in sides]
+        finite = np.concatenate([v[np.isfinite(v)] for v in vals])
+        edges = np.histogram_bin_edges(finite, bins=30) if len(finite) else np.array([0, 1])
+        for (label, _, color), v in zip(sides, vals):
+            counts, _ = np.histogram(v[np.isfinite(v)], bins=edges)
+            fig.add_bar(x=when((edges[:-1] + edges[1:]) / 2), y=counts / max(counts.sum(), 1), name=label,
+                        width=np.diff(edges) * scale, marker_color=color, opacity=0.6)
+    elif kind == "datetime":                                   # a few distinct times: one bar per time, as shares
+        for label, s, color in sides:
+            vc = s["df"][name].value_counts(normalize=True).sort_index() if name in s["df"].columns else None
+            if vc is not None: fig.add_bar(x=[fmt_time(t) for t in vc.index], y=vc.to_numpy(), name=label, marker_color=color)
+    else:                                                      # categories: exact shares from the profiles
+        levels = [t["value"] for t in c.get("top", [])]
+        for label, s, color in sides:
+            tops = {t["value"]: t["share"] for t in s["profile"].columns.get(name, {}).get("top", [])}
+            levels += [v for v in tops if v not in levels]
+            fig.add_bar(x=[_level(v) for v in levels], y=[tops.get(v, 0) for v in levels], name=label, marker_color=color)
+    share = compare or not many
+    fig.layout.title = f"{name}: distribution" + (" (share, sampled)" if compare and many else "")
+    fig.layout.barmode = "overlay" if many else "group"
+    fig.layout.xaxis.type = ("date" if kind == "datetime" else "linear") if many else "category"
+    fig.layout.xaxis.autorange = True
+    fig.layout.yaxis.update(tickformat=".0%" if share else ",d", title="share of rows" if share else "rows")
+
+# %% ../../nbs/10_explore.ipynb #10-explore-024
+@patch
+def _plot_target(self:DataExplorer, name, c, sides):
+    prof = self._cur["profile"]
+    target, stat = prof.target, prof.d.get("target_stat") or "mean"
+    if target is None: return self.target_slot.say(NO_TARGET)
+    if name == target:
+        return self.target_slot.say(f"{name} is the target: pick another column to see how it relates to {name}.")
+    if name in self.ids:
+        return self.target_slot.say(f"{name} is an id column (one value per row): its relation to {target} would be noise.")
+    rels = [(label, s["profile"].d.get("relations", {}).get(name), color) for label, s, color in sides]
+    if not any(rel for _, rel, _ in rels):
+        return self.target_slot.say(f"No relation to {target} is computed for {c['kind']} columns such as {name}.")
+    fig = self.target_fig
+    with fig.batch_update():
+        fig.data = ()
+        for label, rel, color in rels:
+            if not rel: continue
+            if "bins" in rel:
+                import numpy as np
+                b = np.asarray(rel["bins"])
+                fig.add_scatter(x=(b[:-1] + b[1:]) / 2, y=rel["mean"], mode="lines+markers", name=label, line_color=color)
+            else:
+                fig.add_bar(x=[_level(v) for v in rel["levels"]], y=rel["mean"], name=label, marker_color=color)
+        fig.layout.title = f"{name} → {target}: {_stat_label(stat, target)}"
+        fig.layout.xaxis.type = "category" if any(rel and "levels" in rel for _, rel, _ in rels) else "linear"
+        fig.layout.xaxis.autorange = True
+        fig.layout.yaxis.update(tickformat=".0%" if stat.startswith("rate") else "", title=_stat_label(stat, target))
+        fig.layout.showlegend = False                  # the colours are those of the distribution's legend
+    self.target_slot.show()
+
+@patch
+def _plot_missing(self:DataExplorer, name, c, sides):
+    import numpy as np
+    lines = []
+    for label, s, color in sides:
+        if name not in s["df"].columns: continue
+        miss = s["df"][name].isna().to_numpy()
+        chunks = np.array_split(miss, min(50, len(miss)))
+        starts = np.concatenate([[0], np.cumsum([len(ch) for ch in chunks])[:-1]])
+        lines.append((label, color, starts, [100 * ch.mean() for ch in chunks], bool(miss.any())))
+    if any(seen for *_, seen in lines):
+        fig = self.missing_fig
+        with fig.batch_update():
+            fig.data = ()
+            for label, color, x, y, _ in lines: fig.add_scatter(x=x, y=y, mode="lines", name=label, line_color=color)
+            fig.layout.title = f"{name}: missing along the rows ({fmt_number(c['missing'])} in all)"
+            fig.layout.xaxis.update(title="row", tickformat=",d")
+            fig.layout.yaxis.update(ticksuffix="%", rangemode="tozero")
+            fig.layout.showlegend = False              # the colours are those of the distribution's legend
+        self.missing_slot.show()
+    else: self.missing_slot.say(f"No missing values in {name}" + (" in either version" if len(sides) > 1 else "")
+                                + f" ({fmt_number(self._cur['profile'].rows)} rows).")
 
 # %% ../../nbs/10_explore.ipynb #10-explore-007
 def explore(data, reference=None, target:str|None=None, sample:int=50_000) -> DataExplorer:

@@ -4,126 +4,161 @@
 
 # %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-002
 from __future__ import annotations
-import html, traceback
+import html
 import ipywidgets as W
 import traitlets as T
+from fastcore.basics import patch
+from ..errors import NotFoundError
 from ..monitor_report import drift_heatmap, performance_figure
+from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table
 
 # %% auto #0
-__all__ = ['MonitorPanel', 'monitor_panel']
+__all__ = ['MonitorPanel', 'no_report_text', 'monitor_panel']
 
 # %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-005
-_CELL = "padding:2px 8px;border-bottom:1px solid #eee;text-align:left"
-
-def _rows_table(header, rows, cls) -> str:
-    head = "".join(f"<th style='{_CELL}'>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='{_CELL}'>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
-                   for r in rows)
-    return f"<table class='{cls}' style='font-size:12px;border-collapse:collapse'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-class MonitorPanel(W.VBox):
+class MonitorPanel(ErrorPane, W.VBox):
     "Drift over time, performance and the monitor's actions for registered model `name`."
     selected = T.Tuple((None, None)).tag(sync=False)      # (report id, column) shown in the explorer
+    # the charts' FigureWidgets, made when first drawn (see ChartSlot)
+    heatmap = property(lambda self: self.heat_slot.figure)
+    performance = property(lambda self: self.perf_slot.figure)
 
     def __init__(self, ws, name:str, limit:int=30):
         super().__init__()
         self._ws, self.name, self.limit = ws, name, limit
-        self.errors = W.Output(layout=W.Layout(border="1px solid #e6b0aa", display="none"))
+        self.reports = []
+        self.errors = error_output()
         self.header = W.HTML()
         self.status = W.HTML()
         self.refresh_button = W.Button(description="Refresh", icon="refresh", tooltip="re-read the reports from the store")
         self.refresh_button.on_click(self._guard(lambda _: self.refresh()))
-        self.heatmap = drift_heatmap([], widget=True)
-        self.performance = performance_figure([], widget=True)
+        self.heat_slot = ChartSlot("", make=lambda: drift_heatmap([], widget=True), width="760px")
+        self.perf_slot = ChartSlot("", make=lambda: performance_figure([], widget=True), width="760px")
         self.actions = W.HTML()
         self.detail = W.VBox()
-        self.children = [W.HBox([self.header, self.refresh_button]), self.errors, self.status, self.heatmap,
-                         self.detail, self.performance, W.HTML("<b>Monitor actions</b>"), self.actions]
+        self.children = [W.HBox([self.header, self.refresh_button]), self.errors, self.status, self.heat_slot,
+                         self.detail, self.perf_slot, W.HTML("<b>Monitor actions</b>"), self.actions]
         self.observe(self._guard(self._on_selected), names="selected")
-        self.refresh()
+        self._guard(self.refresh)()
 
-    def _guard(self, fn):
-        "Wrap a callback so that an exception is shown in the error pane, not lost in the kernel log."
-        def run(*a, **k):
-            try: return fn(*a, **k)
-            except Exception:
-                self.errors.layout.display = "block"
-                self.errors.append_stderr(traceback.format_exc(limit=6))
-                self.status.value = "<span class='mlwork-status' style='color:#c0392b'>error: see above</span>"
-        return run
+    def _on_error(self, e):
+        self.status.value = "<span class='mlwork-status' style='color:#c0392b'>error: see above</span>"
 
-    def refresh(self):
-        "Re-read the reports, the events and the model's aliases."
-        ws, name = self._ws, self.name
-        ws.registry.versions(name)                 # a clear error for an unknown model
-        self.reports = ws.monitor.stored(name, limit=self.limit)
-        pol = ws.monitor.policy(name)
-        latest = self.reports[0] if self.reports else None
-        verdict = ("no drift check yet: run the monitor job (mlwork monitor run NAME --data ...)" if latest is None else
-                   f"latest: report #{latest['id']} on {html.escape(str(latest.get('current')))} — "
-                   + ("<b style='color:#c0392b'>DRIFT</b>" if latest.get("dataset_drift") else "<b style='color:#1e8449'>no dataset drift</b>")
-                   + f" ({latest.get('drift_share', 0):.0%} of columns)")
-        self.header.value = (f"<div class='mlwork-monitor-header'><h3 style='margin:4px 0'>{html.escape(name)}: monitoring</h3>"
-                             f"{verdict}<br><small>policy: retrain_on = {html.escape(', '.join(pol['retrain_on']) or 'never')}, "
-                             f"auto_promote = {str(pol['auto_promote']).lower()}, cooldown {pol['cooldown_hours']:g} h</small></div>")
-        new_heat = drift_heatmap(self.reports)
-        new_perf = performance_figure(self.reports)
-        with self.heatmap.batch_update():
-            self.heatmap.data = ()
-            self.heatmap.add_traces(new_heat.data)
-            self.heatmap.layout.height = new_heat.layout.height
-        for trace in self.heatmap.data: trace.on_click(self._guard(self._on_click))
+# %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-010
+def no_report_text(name:str) -> str:
+    "What the panel says before the first drift report of model `name`."
+    return (f"No drift report for {name!r} yet: check new data with ws.monitor.check({name!r}, DATA) or run the monitor "
+            f"job (mlwork monitor run {name} --data NAME@N), then press Refresh.")
+
+@patch
+def refresh(self:MonitorPanel):
+    "Re-read the reports, the events and the model's aliases."
+    ws, name = self._ws, self.name
+    try: ws.registry.versions(name)                 # is the model registered?
+    except NotFoundError: return self._no_model()
+    self.heat_slot.layout.display = self.perf_slot.layout.display = None
+    self.reports = ws.monitor.stored(name, limit=self.limit)
+    pol = ws.monitor.policy(name)
+    latest = self.reports[0] if self.reports else None
+    verdict = ("no drift check yet: run the monitor job (mlwork monitor run NAME --data ...)" if latest is None else
+               f"latest: report #{latest['id']} on {html.escape(str(latest.get('current')))} — "
+               + ("<b style='color:#c0392b'>DRIFT</b>" if latest.get("dataset_drift") else "<b style='color:#1e8449'>no dataset drift</b>")
+               + f" ({latest.get('drift_share', 0):.0%} of columns)")
+    self.header.value = (f"<div class='mlwork-monitor-header'><h3 style='margin:4px 0'>{html.escape(name)}: monitoring</h3>"
+                         f"{verdict}<br><small>policy: retrain_on = {html.escape(', '.join(pol['retrain_on']) or 'never')}, "
+                         f"auto_promote = {str(pol['auto_promote']).lower()}, cooldown {pol['cooldown_hours']:g} h</small></div>")
+    self._draw_charts()
+    self._render_actions()
+    if self.selected[0] is not None and self.selected[0] not in [r["id"] for r in self.reports]:
+        self.selected, self.detail.children = (None, None), []     # the selected report is no longer shown
+    self.status.value = f"<span class='mlwork-status'>{len(self.reports)} report(s)</span>"
+
+@patch
+def _draw_charts(self:MonitorPanel):
+    if not self.reports:
+        self.heat_slot.say(no_report_text(self.name))
+        self.perf_slot.say("Performance appears here with the first report: estimated at each check (no labels needed), "
+                           "realised where the data has labels.")
+        return
+    new_heat, new_perf = drift_heatmap(self.reports), performance_figure(self.reports)
+    if not new_perf.data:
+        self.perf_slot.say("These reports hold no performance estimate: the monitor estimates it for a classifier "
+                           "whose predicted probabilities it can compute.")
+    else:
         with self.performance.batch_update():
             self.performance.data = ()
-            if new_perf.data: self.performance.add_traces(new_perf.data)
-        self._render_actions()
-        if self.selected[0] is not None and self.selected[0] not in [r["id"] for r in self.reports]:
-            self.selected, self.detail.children = (None, None), []     # the selected report is no longer shown
-        self.status.value = f"<span class='mlwork-status'>{len(self.reports)} report(s)</span>"
+            self.performance.add_traces(new_perf.data)
+        self.perf_slot.show()
+    with self.heatmap.batch_update():
+        self.heatmap.data = ()
+        self.heatmap.add_traces(new_heat.data)
+        self.heatmap.layout.height = new_heat.layout.height
+    for trace in self.heatmap.data: trace.on_click(self._guard(self._on_click))
+    self.heat_slot.show()
 
-    def _render_actions(self):
-        lin = self._ws.monitor.lineage(self.name)
-        lin = lin[lin.action.isin(["retrain_started", "retrain_skipped", "retrain_finished", "promote", "rollback"])]
-        rows = [(str(r["at"])[:19], r["action"], "" if r["version"] is None or r["version"] != r["version"] else r["version"],
-                 r["alias"], r["report_id"] if r["report_id"] == r["report_id"] else "", r["job_id"][:8], r["run_id"][:8], r["reason"])
-                for r in lin.iloc[::-1].to_dict("records")]
-        self.actions.value = (_rows_table(["at", "action", "version", "alias", "report", "job", "run", "why / outcome"], rows,
-                                          "mlwork-actions") if rows else "<i class='mlwork-actions'>no actions yet</i>")
+@patch
+def _no_model(self:MonitorPanel):
+    "What the panel shows for a model that is not registered (yet)."
+    self.reports = []
+    self.header.value = (f"<div class='mlwork-monitor-header'><h3 style='margin:4px 0'>{html.escape(self.name)}: monitoring</h3></div>"
+                         + empty_note(f"No model named {self.name!r} is registered in this workspace yet: register one "
+                                      f"(ws.registry.register(run, {self.name!r})) and promote it, then monitor it."))
+    self._draw_charts()
+    self.heat_slot.layout.display = self.perf_slot.layout.display = "none"      # the sentence above says it all
+    self.actions.value = empty_note("No actions yet.", cls="mlwork-actions")
+    self.status.value = ""
 
-    # -- a cell: that feature, reference against current -----------------------------------------------
-    def _on_click(self, trace, points, state):
-        if not points.point_inds: return
-        row, col = points.point_inds[0]
-        reports = sorted(self.reports, key=lambda d: d["id"])
-        self.select(reports[col]["id"], list(trace.y)[row])
+@patch
+def _render_actions(self:MonitorPanel):
+    lin = self._ws.monitor.lineage(self.name)
+    lin = lin[lin.action.isin(["retrain_started", "retrain_skipped", "retrain_finished", "promote", "rollback"])]
+    rows = [[html.escape(str(v)) for v in (str(r["at"])[:19], r["action"],
+             "" if r["version"] is None or r["version"] != r["version"] else r["version"], r["alias"] or "",
+             r["report_id"] if r["report_id"] == r["report_id"] and r["report_id"] is not None else "",
+             (r["job_id"] or "")[:8], (r["run_id"] or "")[:8], r["reason"] or "")]
+            for r in lin.iloc[::-1].to_dict("records")]
+    self.actions.value = (html_table(["at", "action", "version", "alias", "report", "job", "run", "why / outcome"], rows,
+                                     "mlwork-actions", nowrap=[0, 1]) if rows else
+                          empty_note("No actions yet: retraining and promotions of this model will be listed here.",
+                                     cls="mlwork-actions"))
 
-    def select(self, report_id:int, column:str):
-        "Show `column` of report `report_id` in the compare view."
-        d = next((r for r in self.reports if r["id"] == report_id), None)
-        if d is None: raise KeyError(f"No report {report_id} in this panel; it shows {[r['id'] for r in self.reports]}.")
-        if column not in [c["column"] for c in d.get("columns", [])]:
-            raise KeyError(f"Report {report_id} has no column {column!r}.")
-        if self.selected == (report_id, column): self.selected = (None, None)   # a second click on a cell shows it again
-        self.selected = (report_id, column)
+# %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-012
+@patch
+def _on_click(self:MonitorPanel, trace, points, state):
+    if not points.point_inds: return
+    row, col = points.point_inds[0]
+    reports = sorted(self.reports, key=lambda d: d["id"])
+    self.select(reports[col]["id"], list(trace.y)[row])
 
-    def _on_selected(self, change):
-        from mlwork.widgets.explore import DataExplorer
-        report_id, column = change["new"]
-        if report_id is None: return
-        d = next(r for r in self.reports if r["id"] == report_id)
-        c = next(c for c in d["columns"] if c["column"] == column)
-        ws = self._ws
-        reference = ws.datasets.get(d["reference_dataset"]).reference().sample
-        current = ws.datasets.get(d["current"])
-        ex = DataExplorer(current, reference=reference, background=False)
-        ex.mode = "compare"
-        ex.column = column
-        reasons = "; ".join(_reasons(c)) or c.get("note") or "no drift"
-        self.explorer = ex
-        self.detail.children = [W.HTML(f"<div class='mlwork-detail'><b>{html.escape(column)}</b> in report #{report_id} "
-                                       f"({html.escape(str(d.get('current')))} vs a sample of {html.escape(str(d.get('reference_dataset')))}): "
-                                       f"{html.escape(reasons, quote=False)}</div>"), ex]
-        self.status.value = f"<span class='mlwork-status'>showing {html.escape(column)} of report #{report_id}</span>"
+@patch
+def select(self:MonitorPanel, report_id:int, column:str):
+    "Show `column` of report `report_id` in the compare view."
+    d = next((r for r in self.reports if r["id"] == report_id), None)
+    if d is None: raise KeyError(f"No report {report_id} in this panel; it shows {[r['id'] for r in self.reports]}.")
+    if column not in [c["column"] for c in d.get("columns", [])]:
+        raise KeyError(f"Report {report_id} has no column {column!r}.")
+    if self.selected == (report_id, column): self.selected = (None, None)   # a second click on a cell shows it again
+    self.selected = (report_id, column)
+
+@patch
+def _on_selected(self:MonitorPanel, change):
+    from mlwork.widgets.explore import DataExplorer
+    report_id, column = change["new"]
+    if report_id is None: return
+    d = next(r for r in self.reports if r["id"] == report_id)
+    c = next(c for c in d["columns"] if c["column"] == column)
+    ws = self._ws
+    reference = ws.datasets.get(d["reference_dataset"]).reference().sample
+    current = ws.datasets.get(d["current"])
+    ex = DataExplorer(current, reference=reference, background=False)
+    ex.mode = "compare"
+    ex.column = column
+    reasons = "; ".join(_reasons(c)) or c.get("note") or "no drift"
+    self.explorer = ex
+    self.detail.children = [W.HTML(f"<div class='mlwork-detail'><b>{html.escape(column)}</b> in report #{report_id} "
+                                   f"({html.escape(str(d.get('current')))} vs a sample of {html.escape(str(d.get('reference_dataset')))}): "
+                                   f"{html.escape(reasons, quote=False)}</div>"), ex]
+    self.status.value = f"<span class='mlwork-status'>showing {html.escape(column)} of report #{report_id}</span>"
 
 def _reasons(c:dict) -> list:
     from mlwork.drift import ColumnDrift
