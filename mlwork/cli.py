@@ -12,8 +12,9 @@ from .errors import MlworkError
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
            'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
            'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show', 'models_promote',
-           'models_reject', 'models_rollback', 'models_history', 'report', 'report_compare', 'report_drift',
-           'report_model', 'monitor', 'monitor_run', 'monitor_ls', 'db', 'db_upgrade', 'db_status', 'demo']
+           'models_reject', 'models_rollback', 'models_export', 'models_history', 'report', 'report_compare',
+           'report_drift', 'report_model', 'monitor', 'monitor_run', 'monitor_ls', 'db', 'db_upgrade', 'db_status',
+           'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -368,6 +369,22 @@ def models_rollback(ctx, name, alias, reason):
     "Move ALIAS of NAME back to the version it pointed to before."
     mv = _ws(ctx).registry.rollback(name, alias=alias, reason=reason)
     click.echo(f"{name}@{alias} -> v{mv.version} (rolled back)")
+
+@models.command("export")
+@click.argument("ref")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True, help="The export format.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="The bundle folder (created).")
+@click.option("--sample", default=None, help="Dataset reference the parity gate scores (default: [promotion] eval_dataset, else the training data).")
+@click.option("--max-rows", default=5000, show_default=True, type=click.IntRange(min=1), help="At most this many rows of it.")
+@click.pass_context
+def models_export(ctx, ref, fmt, output, sample, max_rows):
+    "Export model REF (NAME@N, NAME@ALIAS) to ONNX, check parity with scikit-learn, and write the edge bundle to OUTPUT."
+    folder, da = _ws(ctx).registry.write_bundle(ref, output, sample=sample, max_rows=max_rows)
+    p = da.parity
+    click.echo(f"{da.ref} -> {folder} ({', '.join(sorted(f.name for f in folder.iterdir()))})\n"
+               f"  parity PASSED: {p['detail']}\n  rows: {p['data']}\n  tolerance: {p['tolerance_note']}\n"
+               f"  onnx: {da.size:,} bytes, sha256 {da.digest[:16]}…, opset {da.opset}\n"
+               f"  run it: pip install numpy onnxruntime && python {folder / 'predict.py'} rows.csv")
 
 @models.command("history")
 @click.argument("name")

@@ -18,7 +18,7 @@ from . import audit
 
 # %% auto #0
 __all__ = ['LOWER_IS_BETTER', 'POLICY_KEYS', 'RegistryError', 'GateFailed', 'PromotionConflict', 'GateResult', 'policy',
-           'ModelVersion', 'Registry']
+           'ModelVersion', 'Registry', 'DerivedArtifact']
 
 # %% ../nbs/05d_registry.ipynb #05d-registry-005
 class RegistryError(MlworkError, ValueError):
@@ -487,3 +487,135 @@ def reject(self:Registry, name:str, version:int, reason:str|None, alias:str|None
     mv = self.get(name, version)                 # a clear error for a missing model or version
     with self._store.transaction(what=f"rejecting {mv.ref}") as conn:
         return audit.record(conn, "reject", name, mv.version, alias, reason, {})
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-063
+@dataclass
+class DerivedArtifact:
+    "A file derived from a registered model version (an ONNX export) and its parity gate."
+    id: int
+    name: str
+    version: int
+    format: str
+    digest: str
+    size: int
+    opset: dict
+    converters: dict
+    signature: dict = field(repr=False)
+    parity: dict = field(repr=False)
+    passed: bool = False
+    who: str|None = None
+    created_at: float = 0.0
+    ref = property(lambda self: str(Ref(self.name, self.version)), doc="`NAME@N` of the model version.")
+
+    @property
+    def gate(self) -> GateResult:
+        "The parity gate as a `GateResult`."
+        return GateResult(**{k: self.parity.get(k) for k in ("gate", "passed", "detail", "value", "threshold", "data")})
+
+    def _repr_html_(self):
+        from mlwork.fmt import kv_html
+        return kv_html(f"{self.format} export of {self.ref}", [
+            ("parity", ("PASSED: " if self.passed else "FAILED: ") + str(self.parity.get("detail"))),
+            ("data", self.parity.get("data")), ("tolerance", self.parity.get("tolerance_note")),
+            ("digest", self.digest), ("size", f"{self.size:,} bytes"), ("opset", self.opset),
+            ("converters", ", ".join(f"{k} {v}" for k, v in self.converters.items() if v)),
+            ("created", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.created_at)) + f" by {self.who}")], code=True)
+
+@patch
+def _export_rows(self:Registry, mv:ModelVersion, sample, max_rows:int) -> tuple:
+    "(frame, label) of the rows the parity gate scores."
+    if sample is None:
+        pol = self.policy(mv.name)
+        if pol.get("eval_dataset"): sample = pol["eval_dataset"]
+        else:
+            used = get_run(self._store, self._blobs, mv.run_id).datasets()
+            train = used[used.role == "train"]
+            if train.empty:
+                raise RegistryError(f"No rows to check {mv.ref}'s ONNX export on: pass sample= (a DataFrame or a dataset "
+                                    f"reference), or set [promotion] eval_dataset.")
+            sample = self._datasets.get(train.dataset.iloc[0], int(train.version.iloc[0]))
+    if isinstance(sample, str): sample = self._datasets.get(sample)
+    if hasattr(sample, "schema") and hasattr(sample, "load"): frame, label = sample.load(), sample.ref
+    elif hasattr(sample, "columns") and hasattr(sample, "iloc"): frame, label = sample, "the given rows"
+    else: raise RegistryError(f"Bad sample {show(sample)}: expected a pandas DataFrame, a DatasetVersion or a dataset reference.")
+    n = len(frame)
+    if n > max_rows: return frame.sample(max_rows, random_state=0), f"{label} ({max_rows:,} of {n:,} rows, sampled with seed 0)"
+    return frame, f"{label} ({n:,} rows)"
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-064
+def _derived(row) -> DerivedArtifact:
+    return DerivedArtifact(row["id"], row["name"], row["version"], row["format"], row["digest"], row["size"], row["opset"] or {},
+                           row["converters"] or {}, row["signature"] or {}, row["parity"] or {}, bool(row["passed"]),
+                           row["who"], row["created_at"])
+
+@patch
+def export(self:Registry, ref, format:str="onnx",
+           sample=None,                  # the rows the parity gate scores (default: eval_dataset, else the training data)
+           max_rows:int=5000,            # at most this many of them (sampled with seed 0)
+          ) -> DerivedArtifact:
+    "Export model `ref` to ONNX, check it with the parity gate, and record both (see above)."
+    from mlwork.edge import export as to_onnx, EdgeError, ParityFailed
+    from mlwork.config import current_user
+    from mlwork.store import derived_artifacts as derived_t
+    if format != "onnx": raise RegistryError(f"Bad format={format!r}: the only export format is 'onnx'.")
+    mv = self.resolve(ref)
+    run, path = self.locate(mv)
+    model, info = load_model(run, name=path), model_info(run, path)
+    frame, label = self._export_rows(mv, sample, max_rows)
+    try: ex = to_onnx(model, frame, signature=info.signature, data=label, strict=False)
+    except EdgeError as e:
+        with self._store.transaction(what=f"recording a refused export of {mv.ref}") as conn:
+            audit.record(conn, "export_refused", mv.name, mv.version, details={"format": format, "error": str(e)})
+        raise
+    digest, size = self._blobs.put_bytes(ex.data)
+    now, who = time.time(), current_user()
+    row = dict(name=mv.name, version=mv.version, format=format, digest=digest, size=size, opset=ex.opset,
+               converters=ex.converters, signature=ex.signature, parity=ex.parity.to_dict(), passed=ex.parity.passed,
+               who=who, created_at=now)
+    with self._store.transaction(what=f"recording the {format} export of {mv.ref}") as conn:
+        row["id"] = conn.execute(derived_t.insert().values(**row)).inserted_primary_key[0]
+        audit.record(conn, "export" if ex.parity.passed else "export_refused", mv.name, mv.version, who=who,
+                     details={"format": format, "digest": digest, "gates": [ex.parity.gate_fields()],
+                              "precision": ex.parity.precision, "notes": ex.notes})
+    if not ex.parity.passed:
+        raise ParityFailed(f"The ONNX export of {mv.ref} failed the parity gate: {ex.parity.detail} on {label}. "
+                           f"It is recorded (not usable); the model keeps serving with scikit-learn.", ex.parity)
+    return _derived(row)
+
+# %% ../nbs/05d_registry.ipynb #05d-registry-065
+@patch
+def derived(self:Registry, ref, format:str="onnx", passed:bool|None=True) -> DerivedArtifact|None:
+    "The newest `format` export of model `ref` (that passed its parity gate, unless `passed=None`), or None."
+    from mlwork.store import derived_artifacts as derived_t
+    mv = self.resolve(ref)
+    q = sa.select(derived_t).where(derived_t.c.name == mv.name, derived_t.c.version == mv.version, derived_t.c.format == format)
+    if passed is not None: q = q.where(derived_t.c.passed == passed)
+    with self._store.transaction(write=False) as conn:
+        row = conn.execute(q.order_by(derived_t.c.id.desc()).limit(1)).mappings().first()
+    return None if row is None else _derived(row)
+
+@patch
+def load_onnx(self:Registry, ref, threads:int=1, export:bool=False):
+    "The `mlwork.edge.OnnxModel` of model `ref`'s newest parity-checked ONNX export (`export=True`: export it if there is none)."
+    from mlwork.edge import OnnxModel
+    da = self.derived(ref)
+    if da is None:
+        if not export:
+            mv = self.resolve(ref)
+            raise NotFoundError(f"{mv.ref} has no ONNX export that passed its parity gate: run "
+                                f"ws.registry.export({mv.ref!r}) or `mlwork models export {mv.ref} --format onnx -o DIR`.")
+        da = self.export(ref)
+    return OnnxModel(self._blobs.get_bytes(da.digest), da.signature, threads)
+
+@patch
+def write_bundle(self:Registry, ref, folder, sample=None, max_rows:int=5000):
+    "Export model `ref` to ONNX (parity-checked, recorded) and write the edge bundle into `folder`; (folder, DerivedArtifact)."
+    from mlwork.edge import Export, Parity, write_bundle
+    mv = self.resolve(ref)
+    da = self.export(mv, sample=sample, max_rows=max_rows)
+    p = Parity(**{k: v for k, v in da.parity.items() if k in Parity.__dataclass_fields__})
+    ex = Export(self._blobs.get_bytes(da.digest), da.signature, p, da.opset, da.converters, da.digest)
+    facts = {"model": mv.ref, "asked as": str(ref) if isinstance(ref, str) else mv.ref, "run": mv.run_id,
+             "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(da.created_at)), "by": da.who,
+             "description": mv.description or "-"}
+    return write_bundle(ex, folder, f"{mv.name} version {mv.version} (ONNX edge bundle)", facts), da

@@ -1,0 +1,61 @@
+"""scikit-learn vs onnxruntime for the demo pipelines (issue 17): single-row p50/p99 and 1,000-row throughput,
+measured from a JSON row (text) to the answer (the probability of churn), not only the model call.
+
+    python bench/onnx.py [--customers 20000] [--trees 200] [--repeat 2000]
+
+scikit-learn path: json.loads -> pandas.DataFrame -> pipeline.predict_proba. onnxruntime path: json.loads ->
+mlwork.edge.OnnxModel (numpy feed per column) -> session.run. The pipelines are built as the train job builds them.
+Numbers are provisional on a shared machine: run it alone for publishable figures."""
+import argparse, json, statistics, sys, time
+from pathlib import Path
+HERE = Path(__file__).resolve().parent       # this file is named onnx.py: keep it from shadowing the onnx package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import numpy as np, pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_onnx import FEATURES, demo_pipeline
+
+
+def timings(fn, payloads, repeat):
+    for p in payloads[:20]: fn(p)                         # warm up
+    out = []
+    for i in range(repeat):
+        p = payloads[i % len(payloads)]
+        t = time.perf_counter(); fn(p); out.append(time.perf_counter() - t)
+    return np.array(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=20000)
+    ap.add_argument("--trees", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=2000)
+    a = ap.parse_args()
+    from mlwork.synthetic import churn_pair
+    from mlwork.edge import export
+    ref, cur = churn_pair(n_customers=a.customers, seed=0)
+    rows = json.loads(cur[FEATURES].head(1000).to_json(orient="records"))
+    singles = [json.dumps(r) for r in rows[:200]]
+    batch = json.dumps(rows)
+    print(f"{'pipeline':18} {'runtime':12} {'p50 µs':>9} {'p99 µs':>9} {'1,000 rows/s':>13}  parity")
+    summary = {}
+    for kind in ("logreg", "random_forest", "gradient_boosting"):
+        model = demo_pipeline(kind, ref[FEATURES], n_estimators=a.trees).fit(ref[FEATURES], ref["churned"])
+        ex = export(model, cur[FEATURES].head(2000))
+        rt = ex.runtime()
+        sk = lambda text: model.predict_proba(pd.DataFrame(json.loads(text) if text[0] == "[" else [json.loads(text)])[FEATURES])[:, 1]
+        ox = lambda text: rt.predict_proba(json.loads(text) if text[0] == "[" else [json.loads(text)])[:, 1]
+        res = {}
+        for name, fn in (("scikit-learn", sk), ("onnxruntime", ox)):
+            t1 = timings(fn, singles, a.repeat if name == "onnxruntime" or kind != "random_forest" else a.repeat // 4)
+            tb = timings(fn, [batch], 30)
+            res[name] = (np.percentile(t1, 50) * 1e6, np.percentile(t1, 99) * 1e6, 1000 / np.median(tb))
+            print(f"{kind:18} {name:12} {res[name][0]:9.1f} {res[name][1]:9.1f} {res[name][2]:13,.0f}  "
+                  + (f"{ex.parity.precision}, max |Δp| {ex.parity.value:.1e}" if name == "onnxruntime" else ""))
+        summary[kind] = (res["scikit-learn"][0] / res["onnxruntime"][0], res["onnxruntime"][2] / res["scikit-learn"][2])
+    print("\nspeed-up of onnxruntime (single-row p50; 1,000-row throughput); targets: random forest >= 20x, logreg >= 5x")
+    for kind, (s1, sb) in summary.items(): print(f"  {kind:18} {s1:6.1f}x  {sb:6.1f}x")
+    print("provisional: measured on a shared, loaded machine")
+
+
+if __name__ == "__main__":
+    main()
