@@ -16,6 +16,13 @@ one request/response. Bodies: mlwork `/models/NAME/predict` with records; MLflow
 
 The reload: 8 clients on demo@production while the alias moves to another version; failures and the time from the
 promotion's commit to the first answer from the new version.
+
+The prediction log (issue 14; `--log-only` runs just this): one mlwork server serving the same demo version twice,
+`demo` with the log on (the default settings) and `demo_nolog` with `[serving.demo_nolog] log = false`; the load
+client alternates between them (on, off, on, off, ...: the machine's load drifts less between neighbours) for 1 and
+8 clients, 1 and 100 rows, and each pair waits until the log has written what it queued. Then the writer alone, in
+this process: the cost of `LogWriter.submit` per request, and the rows per second its thread writes (Parquet blob +
+index row), for single-row and 100-row requests.
 """
 import argparse, json, os, pickle, signal, socket, statistics, subprocess, sys, tempfile, threading, time, http.client
 from pathlib import Path
@@ -113,12 +120,18 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--quick", action="store_true", help="2 s per measurement")
     ap.add_argument("--skip-mlflow", action="store_true")
+    ap.add_argument("--log-only", action="store_true", help="only the prediction log's cost (log on vs off, writer rows/s)")
+    ap.add_argument("--rounds", type=int, default=3, help="on/off pairs per measurement of the log's cost")
     args = ap.parse_args()
     secs = 2.0 if args.quick else args.seconds
     tmp = Path(tempfile.mkdtemp(prefix="mlwork-bench-serve-"))
     models = data()
     print(f"workspace and models in {tmp} ...", flush=True)
+    if args.log_only: models = {"demo": models["demo"]}
     ws, token, fitted = setup_mlwork(tmp / "ws", models)
+    if args.log_only:
+        log = measure_log(ws, token, models["demo"], secs, args.rounds)
+        report_log(log, tmp); return
     specs = []
     for name, (kind, df, feats, target) in models.items():
         df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -167,6 +180,7 @@ def main():
         for pr in procs:
             if pr.poll() is None: pr.kill()
     report(results, reload, tmp)
+    report_log(measure_log(ws, token, models["demo"], secs, args.rounds), tmp)
 
 
 def measure_reload(ws, mlw, token, model, secs):
@@ -185,6 +199,94 @@ def measure_reload(ws, mlw, token, model, secs):
     return dict(requests=len(versions), failures=fails, rps=rps, p99=p99,
                 switch_s=None if first_new is None else first_new - out["moved"],
                 old_after_s=None if last_old is None else last_old - out["moved"])
+
+
+def _log_waiting(url, name):
+    "Rows the server's prediction log still has to write for `name`."
+    c = http.client.HTTPConnection(url.split("//")[1], timeout=10); c.request("GET", "/models")
+    return json.loads(c.getresponse().read())[name]["log"]["waiting"]
+
+
+def measure_log(ws, token, model, secs, rounds):
+    "The log's cost on one server: demo (log on) vs demo_nolog (log off, same version), alternating; then the writer alone."
+    import statistics as st
+    from mlwork.serve import serve_in_background
+    kind, df, feats, target = model
+    mv = ws.registry.resolve("demo@production")
+    from mlwork.errors import NotFoundError
+    try: ws.registry.resolve("demo_nolog@production")
+    except NotFoundError:
+        ws.registry.promote("demo_nolog", ws.registry.register(mv.run_id, "demo_nolog").version, reason="bench: log off")
+        with open(ws.settings.file, "a") as f: f.write("\n[serving.demo_nolog]\nlog = false\n")
+    hdr = {"authorization": f"Bearer {token}"}
+    rows = json.loads(df[feats + ["customer_id", "period"]].head(100).to_json(orient="records", date_format="iso"))
+    out = {"server": [], "writer": None}
+    with serve_in_background(ws, "demo@production", "demo_nolog@production", workers=1) as h:
+        for size in (1, 100):
+            for clients in (1, 8):
+                body = json.dumps(rows[:size]).encode()
+                runs = {"on": [], "off": []}
+                for _ in range(rounds):
+                    for name, which in (("demo", "on"), ("demo_nolog", "off")):
+                        runs[which].append(load(h.url, f"/models/{name}/predict", body, hdr, clients, secs))
+                        end = time.time() + 30
+                        while name == "demo" and _log_waiting(h.url, "demo") and time.time() < end: time.sleep(0.2)
+                med = {w: (st.median(r[0] for r in rs), st.median(r[2] for r in rs), sum(r[3] for r in rs)) for w, rs in runs.items()}
+                out["server"].append(dict(rows=size, clients=clients, on_rps=med["on"][0], off_rps=med["off"][0], on_p99=med["on"][1],
+                                          off_p99=med["off"][1], failures=med["on"][2] + med["off"][2],
+                                          pairs=[(round(a[0]), round(b[0])) for a, b in zip(runs["on"], runs["off"])]))
+                r = out["server"][-1]
+                print(f"log {size:>3} rows {clients} clients: on {r['on_rps']:7.0f} req/s p99 {r['on_p99']:6.1f} ms | off {r['off_rps']:7.0f} "
+                      f"req/s p99 {r['off_p99']:6.1f} ms | cost {1 - r['on_rps'] / r['off_rps']:+.1%} (pairs {r['pairs']})", flush=True)
+    from mlwork import predlog
+    tr = predlog.traffic(ws.store, "demo")
+    out["logged"] = {k: tr[k] for k in ("segments", "requests", "rows", "dropped_rows")}
+    out["writer"] = writer_speed(ws, rows)
+    return out
+
+
+def writer_speed(ws, rows, n_rows=100_000):
+    "LogWriter alone: submit cost per request, and rows/s its thread writes, for 1-row and 100-row requests."
+    from mlwork import predlog
+    from mlwork.serving import load_version, prepare_columns, serving_settings
+    loaded = load_version(ws.store, ws.registry, ws.datasets, "demo", ws.registry.resolve("demo@production").version)
+    opts = dict(serving_settings(ws.settings, "demo"), log_batch_rows=10 ** 9, log_flush_seconds=3600.0, log_queue_rows=10 ** 9)
+    out = {}
+    def prepared(part):
+        X, keep, _, cols = prepare_columns(loaded.spec, part, opts)
+        return (cols, keep, *loaded.predict(X))
+    for size in (1, 100):
+        bodies = [prepared(rows[i:i + size]) for i in range(0, 100, size)]     # 100 different rows
+        w = predlog.LogWriter(ws.store, ws.blobs, {"demo": opts}).start()
+        n = n_rows // size
+        t0 = time.perf_counter()
+        for i in range(n):
+            cols, keep, preds, proba = bodies[i % len(bodies)]
+            w.submit(loaded, f"w{size}-{i}", "bench", time.time(), 1.0, cols, keep, preds, proba)
+        t1 = time.perf_counter()
+        assert w.flush(600)
+        t2 = time.perf_counter()
+        w.close()
+        seg = predlog.segments(ws.store, "demo").tail(1)
+        out[size] = dict(requests=n, rows=n * size, submit_us=(t1 - t0) / n * 1e6, write_s=t2 - t1, rows_per_s=n * size / (t2 - t1),
+                         bytes_per_row=float(seg["size"].iloc[0]) / (n * size))
+        print(f"writer {size:>3}-row requests: submit {out[size]['submit_us']:.1f} µs/request; wrote {n * size:,} rows in "
+              f"{t2 - t1:.2f} s = {out[size]['rows_per_s']:,.0f} rows/s ({out[size]['bytes_per_row']:.1f} bytes/row)", flush=True)
+    return out
+
+
+def report_log(log, tmp):
+    print("\n| rows | clients | log on req/s (p99 ms) | log off req/s (p99 ms) | throughput cost | failures |")
+    print("|---|---|---|---|---|---|")
+    for r in log["server"]:
+        print(f"| {r['rows']} | {r['clients']} | {r['on_rps']:.0f} ({r['on_p99']:.1f}) | {r['off_rps']:.0f} ({r['off_p99']:.1f}) | "
+              f"{1 - r['on_rps'] / r['off_rps']:+.1%} | {r['failures']} |")
+    print(f"\nlogged by the server: {log['logged']}")
+    for size, w in log["writer"].items():
+        print(f"writer, {size}-row requests: {w['submit_us']:.1f} µs per submit; {w['rows_per_s']:,.0f} rows/s written; {w['bytes_per_row']:.1f} bytes/row")
+    out = HERE / "out"; out.mkdir(exist_ok=True)
+    (out / "serve_log.json").write_text(json.dumps(dict(log, when=time.strftime("%Y-%m-%d %H:%M")), indent=1, default=str))
+    print(f"(results in {out / 'serve_log.json'}; workspace {tmp})")
 
 
 def report(results, reload, tmp):

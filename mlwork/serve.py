@@ -167,6 +167,10 @@ def metrics():
             "errors": Counter("mlwork_errors", "Requests refused or failed, by model and kind", ["model", "kind"]),
             "version": Gauge("mlwork_model_version", "The version each process serves", ["model"], multiprocess_mode="liveall"),
             "switches": Counter("mlwork_model_switches", "Alias moves seen, by model and outcome", ["model", "outcome"]),
+            "log": Counter("mlwork_log_rows", "Rows of answered requests by what the prediction log did: logged (queued), written, "
+                           "sampled (left out), dropped (queue full), lost (not written by shutdown)", ["model", "outcome"]),
+            "log_errors": Counter("mlwork_log_write_errors", "Prediction-log writes that failed (and are retried)", ["model"]),
+            "feedback": Counter("mlwork_feedback_labels", "Labels received, by whether they matched a logged prediction", ["model", "outcome"]),
         }
     return _METRICS
 
@@ -185,10 +189,11 @@ _CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 
           422: "INVALID_INPUT", 503: "NOT_READY", 504: "TIMEOUT"}
 
 class App:
-    "The request handling of one server process around a started `Serving`."
-    def __init__(self, serving, log=None):
+    "The request handling of one server process around a started `Serving` (and its prediction log's `LogWriter`)."
+    def __init__(self, serving, log=None, writer=None, blobs=None):
         import logging
-        self.serving, self.log = serving, log or logging.getLogger("mlwork.serve")
+        self.serving, self.log, self.writer = serving, log or logging.getLogger("mlwork.serve"), writer
+        self.blobs = blobs if blobs is not None else getattr(writer, "blobs", None)
         self.m = metrics()
         for n, l in serving.current.items(): self.m["version"].labels(n).set(l.version)
 
@@ -225,18 +230,18 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
     import asyncio
     from starlette.responses import Response
     from mlwork.keys import AccessDenied, token_from_headers
-    from mlwork.serving import InvalidInput, prepare
-    t0 = time.perf_counter()
+    from mlwork.serving import InvalidInput, prepare_columns
+    t0, at = time.perf_counter(), time.time()
     rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-    sv, loaded, status = self.serving, None, 200
+    sv, loaded, status, key = self.serving, None, 200, None
     try:
-        if sv.auth: sv.keys.check(token_from_headers(request.headers), "predict", name)
+        if sv.auth: key = sv.keys.check(token_from_headers(request.headers), "predict", name).name
         loaded = sv.get(name)
         opts = sv.opts(name)
         body = await asyncio.wait_for(_read_body(request, int(opts["max_body_mb"] * 1e6)), opts["timeout"])
         parsed = parse(body, request.headers.get("content-type", ""), loaded.spec)   # (rows, text?, protocol fields)
         rows, text, meta = parsed if len(parsed) == 3 else (*parsed, {})
-        X, keep, warns = prepare(loaded.spec, rows, opts, text)
+        X, keep, warns, cols = prepare_columns(loaded.spec, rows, opts, text)
         try:
             preds, proba = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, loaded.predict, X), opts["timeout"])
         except asyncio.TimeoutError:
@@ -245,7 +250,12 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
             self.log.warning("request %s: %s raised %s: %s", rid, loaded.ref, type(e).__name__, e)
             status, payload = self.error(422, f"Model {loaded.ref} could not predict these rows: {type(e).__name__}: {str(e)[:300]}",
                                          rid, name, kind="model_error")
-        else: payload = answer(loaded, str(sv.refs[name]), preds, proba, keep, warns, str(meta.get("id") or rid))
+        else:
+            answered = str(meta.get("id") or rid)
+            payload = answer(loaded, str(sv.refs[name]), preds, proba, keep, warns, answered)
+            if self.writer is not None:        # the prediction log: a queue append, never I/O
+                done = self.writer.submit(loaded, answered, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba)
+                if done != "off": self.m["log"].labels(name, done).inc(len(preds))
     except AccessDenied as e: status, payload = self.error(e.status, str(e), rid, name, kind="auth")
     except NotFoundError as e: status, payload = self.error(404, str(e), rid, name, kind="not_found")
     except InvalidInput as e:
@@ -262,13 +272,59 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
     self.m["latency"].labels(known, protocol).observe(time.perf_counter() - t0)
     return Response(json.dumps(payload, allow_nan=False, default=str).encode(), status, headers, media_type="application/json")
 
+# %% ../nbs/17_serve.ipynb #17-serve-041
+@patch
+def store_feedback(self:App, name:str, data, key:str|None):
+    "Store labels for `name` through `predlog.record_feedback` (entities hashed when the log hashes the id column)."
+    from mlwork.predlog import record_feedback
+    if self.blobs is None: raise MlworkError("This server has no prediction log to match labels with.")
+    if self.writer is not None: self.writer.flush(timeout=5)
+    o, spec = self.serving.opts(name), self.serving.get(name).spec
+    hashed = (spec.roles.get("id") in o["log_hash_columns"]) if spec.roles.get("id") else None
+    return record_feedback(self.serving.store, self.blobs, name, data, key=key, hashed=hashed, lookback_days=o["feedback_lookback_days"])
+
+@patch
+async def feedback(self:App, request, name:str):
+    "Answer `POST /models/{name}/feedback`; never raises."
+    import asyncio
+    from starlette.responses import Response
+    from mlwork.keys import AccessDenied, token_from_headers
+    from mlwork.serving import InvalidInput
+    t0 = time.perf_counter()
+    rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+    sv, status = self.serving, 200
+    try:
+        key = sv.keys.check(token_from_headers(request.headers), "feedback", name).name if sv.auth else None
+        sv.get(name)
+        opts = sv.opts(name)
+        body = await asyncio.wait_for(_read_body(request, int(opts["max_body_mb"] * 1e6)), opts["timeout"])
+        res = await asyncio.get_running_loop().run_in_executor(None, self.store_feedback, name, _json(body), key)
+        payload = dict(res.to_dict(), request_id=rid)
+        for outcome, k in (("matched", res.matched), ("unmatched", len(res.unmatched))):
+            if k: self.m["feedback"].labels(name, outcome).inc(k)
+    except AccessDenied as e: status, payload = self.error(e.status, str(e), rid, name, kind="auth")
+    except NotFoundError as e: status, payload = self.error(404, str(e), rid, name, kind="not_found")
+    except InvalidInput as e:
+        status, payload = self.error(e.status, "The labels are not valid: " + "; ".join(p.text() for p in e.problems[:5])
+                                     + (" …" if len(e.problems) > 5 else ""), rid, name, e.problems, kind="feedback_" + e.problems[0].rule)
+    except asyncio.TimeoutError: status, payload = self.error(504, "The request body did not arrive in time.", rid, name, kind="timeout")
+    except MlworkError as e:     # the store is down: nothing was stored, the caller may send them again
+        self.log.warning("request %s: labels for %s not stored: %s", rid, name, e)
+        status, payload = self.error(503, f"The labels could not be stored now ({type(e).__name__}); send them again.", rid, name, kind="store")
+    except Exception as e:
+        self.log.exception("request %s failed", rid)
+        status, payload = 500, {"error": f"Internal error: {type(e).__name__}", "error_code": "INTERNAL", "request_id": rid}
+    self.m["requests"].labels(name if name in sv.refs else "-", "feedback", str(status)).inc()
+    self.m["latency"].labels(name if name in sv.refs else "-", "feedback").observe(time.perf_counter() - t0)
+    return Response(json.dumps(payload, allow_nan=False, default=str).encode(), status, {"x-request-id": rid}, media_type="application/json")
+
 # %% ../nbs/17_serve.ipynb #17-serve-023
-def create_app(serving, title:str="mlwork serve", lifespan=None):
-    "The FastAPI app of a started `Serving` (`lifespan`: an async context manager factory run around the server)."
+def create_app(serving, title:str="mlwork serve", lifespan=None, writer=None, blobs=None):
+    "The FastAPI app of a started `Serving` (`lifespan`: an async context manager factory run around the server; `writer`: its prediction log)."
     from fastapi import FastAPI
     from starlette.responses import JSONResponse
     app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None, lifespan=lifespan)
-    h = App(serving)
+    h = App(serving, writer=writer, blobs=blobs)
     app.state.mlwork = h
     one = lambda: next(iter(serving.refs)) if len(serving.refs) == 1 else None
 
@@ -276,6 +332,7 @@ def create_app(serving, title:str="mlwork serve", lifespan=None):
     async def predict(request): return await h.handle(request, request.path_params["name"], "predict", parse_predict, answer_predict)
     async def invocations_of(request): return await h.handle(request, request.path_params["name"], "mlflow", parse_mlflow, answer_mlflow)
     async def infer(request): return await h.handle(request, request.path_params["name"], "v2", parse_v2, answer_v2)
+    async def feedback(request): return await h.feedback(request, request.path_params["name"])
     async def invocations(request):
         name = one()
         if name is None:
@@ -286,9 +343,9 @@ def create_app(serving, title:str="mlwork serve", lifespan=None):
         return await h.handle(request, name, "mlflow", parse_mlflow, answer_mlflow)
 
     for path, fn in (("/models/{name}/predict", predict), ("/models/{name}/invocations", invocations_of),
-                     ("/v2/models/{name}/infer", infer), ("/invocations", invocations)):
+                     ("/v2/models/{name}/infer", infer), ("/invocations", invocations), ("/models/{name}/feedback", feedback)):
         app.add_route(path, fn, methods=["POST"], include_in_schema=False)
-    _status_routes(app, serving)
+    _status_routes(app, serving, writer)
     app.openapi = lambda: _openapi(app, serving)
     return app
 
@@ -298,12 +355,14 @@ def _metrics_response():
     body, ctype = metrics_text()
     return Response(content=body, media_type=ctype)
 
-def _status_routes(app, serving):
+def _status_routes(app, serving, writer=None):
     from starlette.responses import JSONResponse, PlainTextResponse, Response
     ready = lambda: serving.ready and len(serving.current) == len(serving.refs)
     def models():
+        log = writer.status() if writer is not None else {}
         return {n: {"ref": str(serving.refs[n]), "version": l.version, "run_id": l.run_id, "loaded_at": l.loaded_at,
-                    "inputs": l.spec.features, "passthrough": l.spec.passthrough, "schema_from": l.spec.source}
+                    "inputs": l.spec.features, "passthrough": l.spec.passthrough, "schema_from": l.spec.source,
+                    "log": log.get(n)}        # this worker's prediction log: rows waiting, accepted, dropped, sampled, written
                 for n, l in serving.current.items()}
     def v2_meta(name:str):
         l = serving.current.get(name)
@@ -363,6 +422,21 @@ def _openapi(app, serving):
             op["responses"] = {"200": {"description": f"Predictions of {serving.refs[n]}"}, **{str(c): err for c in (400, 401, 403, 413, 422)}}
             op["description"] = f"Input columns of {n} (from {l.spec.source}): " + ", ".join(
                 f"{f} ({l.spec.columns[f].kind}{', nullable' if l.spec.columns[f].nullable else ''})" for f in l.spec.features)
+        label = {"type": "object", "required": ["label"], "additionalProperties": False, "properties": {
+            "label": {"type": ["number", "string", "boolean"]}, "request_id": {"type": "string", "maxLength": 255},
+            "row": {"type": "integer", "minimum": 0}, "entity": {"type": ["string", "number"]},
+            "at": {"type": ["string", "number"], "description": "the time the label is about (ISO or epoch seconds); default: now"},
+            **({l.spec.roles["id"]: {"type": ["string", "number"], "description": "the entity, by the id column's name"}} if l.spec.roles.get("id") else {})}}
+        op = doc["paths"].setdefault(f"/models/{n}/feedback", {}).setdefault("post", {"summary": f"Delayed labels: {n}", "tags": [n]})
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+            label, {"type": "array", "items": label, "minItems": 1},
+            {"type": "object", "required": ["labels"], "properties": {"labels": {"type": "array", "items": label, "minItems": 1}}}]}}}}
+        op["security"] = [] if not serving.auth else [{"bearer": []}, {"apiKey": []}]
+        op["responses"] = {"200": {"description": "Stored: how many matched a logged prediction, and why the others did not"},
+                           **{str(c): err for c in (400, 401, 403, 413, 422, 503)}}
+        idc = l.spec.roles.get("id")
+        op["description"] = ("Each label names its prediction by request_id (and row, default 0), or by entity (the id column "
+                             + (f"{idc!r} " if idc else "") + "of the training data) and at.")
     if len(serving.refs) == 1:
         doc["paths"]["/invocations"] = {"post": dict(doc["paths"][f"/models/{key[0][0]}/invocations"]["post"], summary="MLflow scoring protocol")}
     app.openapi_schema, app.state.openapi_key = doc, key
@@ -371,8 +445,8 @@ def _openapi(app, serving):
 # %% ../nbs/17_serve.ipynb #17-serve-027
 ENV = "_MLWORK_SERVE"
 
-def serving_lifespan(serving, server:str, url:str, log=None):
-    "The lifespan of one server process: register, watch and beat; on the way out stop, unregister, tidy metrics."
+def serving_lifespan(serving, server:str, url:str, log=None, writer=None):
+    "The lifespan of one server process: register, watch and beat, log predictions; on the way out stop, write the log, unregister, tidy metrics."
     from contextlib import asynccontextmanager
     import logging
     from mlwork.serving import register_server, unregister_server
@@ -391,9 +465,17 @@ def serving_lifespan(serving, server:str, url:str, log=None):
         t = threading.Thread(target=serving.watch_forever, args=(stop, on_change, lambda e: log.warning("watch: %s", e)),
                              name="mlwork-watch", daemon=True)
         t.start()
+        if writer is not None: writer.start()
         try: yield
         finally:
             stop.set(); t.join(timeout=5)
+            if writer is not None:            # after the last request: write everything the log accepted
+                st = writer.close()
+                for n, v in st.items():
+                    lost = v["accepted"] - v["written"] if n != "last_error" else 0
+                    if lost > 0:
+                        m["log"].labels(n, "lost").inc(lost)
+                        log.warning("prediction log of %s: %d accepted row(s) not written by shutdown: %s", n, lost, st.get("last_error"))
             if serving.row_id:
                 try: unregister_server(serving.store, serving.row_id)
                 except MlworkError: pass
@@ -406,10 +488,17 @@ def app_from_env():
     "The app of one uvicorn worker, configured by the environment variable `_MLWORK_SERVE` (set by `run_server`)."
     from mlwork.workspace import Workspace
     from mlwork.serving import Serving
+    from mlwork.predlog import LogWriter
+    import logging
     cfg = json.loads(os.environ[ENV])
     ws = Workspace.open(cfg["root"])
     sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, cfg["refs"], auth=cfg["auth"]).start()
-    return create_app(sv, lifespan=serving_lifespan(sv, cfg["server"], cfg["url"]))
+    m, log = metrics(), logging.getLogger("mlwork.serve")
+    def on_error(name, e):
+        m["log_errors"].labels(name).inc(); log.warning("prediction log of %s: write failed, will retry: %s: %s", name, type(e).__name__, e)
+    writer = LogWriter(ws.store, ws.blobs, {n: sv.opts(n) for n in sv.refs}, server=cfg["server"],
+                       on_written=lambda name, rows: m["log"].labels(name, "written").inc(rows), on_error=on_error)
+    return create_app(sv, lifespan=serving_lifespan(sv, cfg["server"], cfg["url"], writer=writer), writer=writer, blobs=ws.blobs)
 
 # %% ../nbs/17_serve.ipynb #17-serve-029
 def _preflight(ws, refs, auth):

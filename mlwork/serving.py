@@ -17,14 +17,20 @@ from . import audit
 
 # %% auto #0
 __all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'serving_settings', 'InputProblem', 'InvalidInput', 'InputSpec', 'check_columns',
-           'rows_to_columns', 'to_frame', 'prepare', 'Loaded', 'warm_rows', 'load_version', 'Watch', 'Serving',
-           'register_server', 'heartbeat', 'unregister_server', 'list_servers']
+           'rows_to_columns', 'to_frame', 'prepare', 'prepare_columns', 'Loaded', 'warm_rows', 'load_version', 'Watch',
+           'Serving', 'register_server', 'heartbeat', 'unregister_server', 'list_servers']
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-005
 SERVING_DEFAULTS = {"reload_interval": 0.5, "unseen_categories": "warn", "extra_columns": "ignore", "max_rows": 10000,
-                    "max_body_mb": 20.0, "timeout": 30.0, "details": True, "heartbeat": 5.0, "workers": 1}
-PER_MODEL = ("unseen_categories", "extra_columns", "max_rows", "timeout", "details")
+                    "max_body_mb": 20.0, "timeout": 30.0, "details": True, "heartbeat": 5.0, "workers": 1,
+                    # the prediction log (mlwork.predlog)
+                    "log": True, "log_sample": 1.0, "log_batch_rows": 5000, "log_flush_seconds": 5.0, "log_queue_rows": 100000,
+                    "log_drop_columns": (), "log_hash_columns": (), "log_retention_days": 0.0, "feedback_lookback_days": 30.0}
+PER_MODEL = ("unseen_categories", "extra_columns", "max_rows", "timeout", "details", "log", "log_sample", "log_batch_rows",
+             "log_flush_seconds", "log_queue_rows", "log_drop_columns", "log_hash_columns", "log_retention_days",
+             "feedback_lookback_days")
 _CHOICES = {"unseen_categories": ("reject", "warn"), "extra_columns": ("refuse", "ignore")}
+_ZERO_OK = ("log_retention_days",)      # 0: keep forever
 
 def _value(key, raw, where):
     default = SERVING_DEFAULTS[key]
@@ -37,9 +43,15 @@ def _value(key, raw, where):
         if text.lower() in ("true", "yes", "1", "on"): return True
         if text.lower() in ("false", "no", "0", "off"): return False
         raise bad("true or false")
+    if isinstance(default, tuple):           # column names, comma-separated
+        return tuple(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
     try: v = int(text) if isinstance(default, int) else float(text)
-    except ValueError: raise bad("a whole number" if isinstance(default, int) else "a number of seconds") from None
-    if not (v > 0) or (isinstance(v, float) and not math.isfinite(v)): raise bad("a number above 0")
+    except ValueError: raise bad("a whole number" if isinstance(default, int) else "a number") from None
+    if isinstance(v, float) and not math.isfinite(v): raise bad("a finite number")
+    if key == "log_sample" and not 0 < v <= 1: raise bad("a share of requests above 0 and at most 1")
+    if key in _ZERO_OK:
+        if v < 0: raise bad("a number of days, 0 or more (0: keep forever)")
+    elif not v > 0: raise bad("a number above 0")
     return v
 
 def serving_settings(settings, name:str|None=None) -> dict:
@@ -86,6 +98,7 @@ class InputSpec:
     columns: dict               # feature -> ColumnSpec (kind 'any' when nothing is known)
     passthrough: list           # id and time columns of the training data: accepted, not passed to the model
     source: str                 # where the kinds come from, e.g. 'churn@1 (training data)'
+    roles: dict = field(default_factory=dict)   # {'id': column, 'time': column, 'target': column} of the training data
 
     @classmethod
     def build(cls, model, schema:Schema|None, source:str) -> "InputSpec":
@@ -98,7 +111,8 @@ class InputSpec:
                                            f"a signature (run.log_model(model, signature=X)) or train it on a DataFrame.")
         spec = {f: cols[f] if f in cols else _any_spec() for f in features}
         passthrough = [n for n, c in cols.items() if c.role in ("id", "time") and n not in spec]
-        return cls(features, spec, passthrough, source)
+        roles = {r: n for r in ("id", "time", "target") for n, c in cols.items() if c.role == r}
+        return cls(features, spec, passthrough, source, roles)
 
     def json_schema(self) -> dict:
         "A JSON schema of one row (for the OpenAPI docs)."
@@ -237,6 +251,10 @@ def to_frame(spec:InputSpec, cols:dict, n:int):
 
 def prepare(spec:InputSpec, rows, opts:dict, text:bool=False) -> tuple:
     "Check `rows` (records or columns) against `spec`; return (frame, passthrough columns, warnings) or raise `InvalidInput`."
+    return prepare_columns(spec, rows, opts, text)[:3]
+
+def prepare_columns(spec:InputSpec, rows, opts:dict, text:bool=False) -> tuple:
+    "`prepare`, and the checked feature values as columns {name: list} (what the prediction log writes): a 4-tuple."
     cols, n = rows_to_columns(rows)
     if n > opts.get("max_rows", SERVING_DEFAULTS["max_rows"]):
         raise InvalidInput([InputProblem(None, "too_many_rows", f"at most {opts['max_rows']} rows per request ([serving] max_rows)", f"{n} rows")], 413)
@@ -246,7 +264,7 @@ def prepare(spec:InputSpec, rows, opts:dict, text:bool=False) -> tuple:
     try: X = to_frame(spec, cols, n)
     except (ValueError, TypeError, OverflowError) as e:     # a value the checks let through but pandas cannot take
         raise InvalidInput([InputProblem(None, "kind", "values the model's columns can hold", f"{type(e).__name__}: {show(str(e), 120)}")]) from None
-    return X, keep, warnings
+    return X, keep, warnings, {f: cols[f] for f in spec.features}
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-026
 @dataclass

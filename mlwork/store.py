@@ -14,8 +14,9 @@ from .errors import StoreError, StoreBusyError, SchemaVersionError, MlworkError
 __all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'ENDED', 'metadata', 'Key', 'Name', 'Digest', 'RunId', 'Time',
            'experiments', 'jobs', 'runs', 'params', 'metrics', 'latest_metrics', 'tags', 'artifacts',
            'dataset_versions', 'run_datasets', 'models', 'model_versions', 'events', 'aliases', 'alias_history',
-           'drift_reports', 'api_keys', 'servers', 'REVISIONS', 'HEAD_REVISION', 'map_error', 'ConflictError', 'Store',
-           'insert_ignore', 'upsert', 'compiled', 'fast_execute']
+           'drift_reports', 'api_keys', 'servers', 'prediction_segments', 'feedback', 'derived_artifacts', 'REVISIONS',
+           'HEAD_REVISION', 'map_error', 'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled',
+           'fast_execute']
 
 # %% ../nbs/02_store.ipynb #02-store-025
 QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -231,8 +232,47 @@ servers = sa.Table("servers", metadata,
     Column("stopped_at", Time),
     Index(None, "heartbeat_at"))
 
+# %% ../nbs/02_store.ipynb #02-store-038
+prediction_segments = sa.Table("prediction_segments", metadata,
+    Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    Column("model", Name, nullable=False),
+    Column("version", sa.Integer),                            # NULL: a row of drop counts only (nothing written)
+    Column("first_at", Time, nullable=False), Column("last_at", Time, nullable=False),   # request times in it
+    Column("data_first", Time), Column("data_last", Time),    # the data's time column in it, when it has one
+    Column("rows", sa.BigInteger, nullable=False), Column("requests", sa.Integer, nullable=False),
+    Column("digest", Digest), Column("size", sa.BigInteger),  # the Parquet blob (NULL when nothing was written)
+    Column("dropped_rows", sa.BigInteger, nullable=False),    # not logged since the previous segment: queue full ...
+    Column("dropped_requests", sa.Integer, nullable=False),
+    Column("sampled_out", sa.BigInteger, nullable=False),     # ... or left out by the sampling rate
+    Column("columns", sa.JSON),                               # roles (id, time, target), features, hashed, dropped columns
+    Column("server", sa.String(32)), Column("pid", sa.Integer),
+    Column("created_at", Time, nullable=False),
+    Index(None, "model", "last_at"), Index(None, "model", "data_last"), Index(None, "digest"))
+
+feedback = sa.Table("feedback", metadata,
+    Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    Column("model", Name, nullable=False),
+    Column("label", sa.JSON),                                 # as sent: a number, a text or a boolean
+    Column("request_id", sa.String(255)), Column("row", sa.Integer),   # keyed by request ...
+    Column("entity", sa.String(255)), Column("at", Time),      # ... or by entity (hashed when the log hashes it) and time
+    Column("received_at", Time, nullable=False), Column("key", Name),
+    Column("pred_request_id", sa.String(255)), Column("pred_row", sa.Integer),   # the prediction it labels (NULL: unmatched)
+    Column("pred_version", sa.Integer), Column("pred_at", Time),
+    Index(None, "model", "pred_at"), Index(None, "model", "pred_request_id"), Index(None, "model", "received_at"))
+
+derived_artifacts = sa.Table("derived_artifacts", metadata,   # an export of a model version to another format (ONNX)
+    Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    Column("name", Name, nullable=False), Column("version", sa.Integer, nullable=False),
+    Column("format", sa.String(32), nullable=False),          # 'onnx'
+    Column("digest", Digest, nullable=False), Column("size", sa.BigInteger, nullable=False),   # the blob
+    Column("opset", sa.JSON), Column("converters", sa.JSON),  # {domain: version}; {package: version}
+    Column("signature", sa.JSON),                             # the bundle's signature.json (inputs, classes, precision)
+    Column("parity", sa.JSON), Column("passed", sa.Boolean, nullable=False),   # the parity gate, like a gate result
+    Column("who", Name), Column("created_at", Time, nullable=False),
+    Index(None, "name", "version", "format"))
+
 # %% ../nbs/02_store.ipynb #02-store-007
-REVISIONS = ("0001", "0002", "0003")  # oldest first; the scripts in mlwork/migrations/versions
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")  # oldest first; the scripts in mlwork/migrations/versions
 HEAD_REVISION = REVISIONS[-1]
 _PG_LOCK = 0x6D6C776B  # advisory lock key that serialises migrations on PostgreSQL
 
