@@ -8,28 +8,12 @@ import ipaddress, json, os, shutil, signal, socket, subprocess, sys, tempfile, t
 import click
 from fastcore.basics import patch
 from .errors import MlworkError, NotFoundError
+from .serving import check_host, free_port, preflight, ServerHandle, serve_in_background
 
 # %% auto #0
-__all__ = ['MLFLOW_KEYS', 'ENV', 'check_host', 'free_port', 'parse_predict', 'parse_mlflow', 'parse_v2', 'answer_predict',
-           'answer_mlflow', 'answer_v2', 'metrics', 'metrics_text', 'App', 'create_app', 'serving_lifespan',
-           'app_from_env', 'run_server', 'ServerHandle', 'serve_in_background', 'serve_cli', 'serve_run', 'serve_ls',
-           'keys_cli', 'keys_create', 'keys_ls', 'keys_revoke']
-
-# %% ../nbs/17_serve.ipynb #17-serve-005
-def check_host(host:str, auth:bool) -> str:
-    "`host`, or an error when serving without API keys on an address other machines can reach."
-    if auth: return host
-    try: loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError: loopback = False
-    if not loopback:
-        raise MlworkError(f"Refusing --no-auth on host {host!r}: without API keys the server may only listen on a loopback "
-                          f"address (127.0.0.1, ::1, localhost). Create a key with `mlwork serve keys create NAME` instead.")
-    return host
-
-def free_port(host:str="127.0.0.1") -> int:
-    "A TCP port nothing listens on now."
-    with socket.socket() as s:
-        s.bind((host, 0)); return s.getsockname()[1]
+__all__ = ['MLFLOW_KEYS', 'ENV', 'parse_predict', 'parse_mlflow', 'parse_v2', 'answer_predict', 'answer_mlflow', 'answer_v2',
+           'metrics', 'metrics_text', 'App', 'create_app', 'serving_lifespan', 'app_from_env', 'run_server',
+           'serve_cli', 'serve_run', 'serve_ls', 'keys_cli', 'keys_create', 'keys_ls', 'keys_revoke']
 
 # %% ../nbs/17_serve.ipynb #17-serve-008
 def _problem(rule, expected, found, column=None, status=400):
@@ -501,19 +485,10 @@ def app_from_env():
     return create_app(sv, lifespan=serving_lifespan(sv, cfg["server"], cfg["url"], writer=writer), writer=writer, blobs=ws.blobs)
 
 # %% ../nbs/17_serve.ipynb #17-serve-029
-def _preflight(ws, refs, auth):
-    "Check the references and settings in this process, so a typo fails before any worker starts."
-    from mlwork.serving import Serving
-    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, list(refs), auth=auth)
-    points, _ = sv.watch.read(ws.store)
-    missing = [str(sv.refs[n]) for n, v in points.items() if v is None]
-    if missing: raise NotFoundError(f"Nothing to serve for {', '.join(missing)}: no such alias or version (see `mlwork models ls`).")
-    return sv
-
 def run_server(ws, refs, host:str="127.0.0.1", port:int=8000, workers:int|None=None, auth:bool=True, log_level:str="info"):
     "Serve `refs` (e.g. ['churn@production']) from workspace `ws` until SIGTERM/SIGINT."
     check_host(host, auth)
-    sv = _preflight(ws, refs, auth)
+    sv = preflight(ws, refs, auth)
     workers = int(workers or sv.options["workers"])
     if workers < 1: raise MlworkError(f"Bad --workers {workers}: expected 1 or more.")
     mp = tempfile.mkdtemp(prefix="mlwork-metrics-")
@@ -526,64 +501,6 @@ def run_server(ws, refs, host:str="127.0.0.1", port:int=8000, workers:int|None=N
         uvicorn.run("mlwork.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                     access_log=False, timeout_graceful_shutdown=int(sv.options["timeout"]) + 1, server_header=False)
     finally: shutil.rmtree(mp, ignore_errors=True)
-
-# %% ../nbs/17_serve.ipynb #17-serve-031
-class ServerHandle:
-    "A server started by `serve_in_background`: `url`, `stop()`, `logs()`; a context manager that stops it."
-    def __init__(self, proc, url:str, refs:list, log_path:str):
-        self.proc, self.url, self.refs, self.log_path = proc, url, refs, log_path
-
-    running = property(lambda self: self.proc.poll() is None)
-    pid = property(lambda self: self.proc.pid)
-
-    def logs(self) -> str:
-        "What the server printed so far."
-        with open(self.log_path, encoding="utf-8", errors="replace") as f: return f.read()
-
-    def wait_ready(self, timeout:float=60.0) -> "ServerHandle":
-        "Wait until `GET /ready` answers 200; raise with the server's output when it exits or does not get ready."
-        import urllib.request, urllib.error
-        end = time.time() + timeout
-        while time.time() < end:
-            if not self.running:
-                raise MlworkError(f"The server exited with code {self.proc.returncode} before it was ready:\n{self.logs()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
-                    if r.status == 200: return self
-            except (urllib.error.URLError, OSError): pass
-            time.sleep(0.1)
-        self.stop()
-        raise MlworkError(f"The server was not ready after {timeout:g} s:\n{self.logs()[-3000:]}")
-
-    def stop(self, timeout:float=15.0) -> int|None:
-        "SIGTERM (requests in flight finish), then SIGKILL after `timeout` seconds; return the exit code."
-        if self.running:
-            self.proc.send_signal(signal.SIGTERM)
-            try: self.proc.wait(timeout)
-            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait(5)
-        return self.proc.returncode
-
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.stop()
-    def __del__(self):
-        try: self.stop(timeout=5)
-        except Exception: pass
-    def __repr__(self):
-        return f"ServerHandle({self.url}, serving {', '.join(self.refs)}, {'running' if self.running else f'exited {self.proc.returncode}'})"
-
-def serve_in_background(ws, *refs, host:str="127.0.0.1", port:int|None=None, workers:int=1, auth:bool=True,
-                        wait:bool=True, timeout:float=90.0, env:dict|None=None) -> ServerHandle:
-    "Start `mlwork serve REFS` as a child process on a free port; return its handle (ready when `wait`)."
-    check_host(host, auth)
-    _preflight(ws, refs, auth)
-    port = port or free_port(host)
-    log = tempfile.NamedTemporaryFile(prefix="mlwork-serve-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-c", "from mlwork.serve import serve_cli; serve_cli(prog_name='mlwork serve')", "-w", str(ws.root), "run", *refs, "--host", host, "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning"] + ([] if auth else ["--no-auth"])
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})}, cwd=str(ws.root))
-    h = ServerHandle(proc, f"http://{host}:{port}", list(refs), log.name)
-    return h.wait_ready(timeout) if wait else h
 
 # %% ../nbs/17_serve.ipynb #17-serve-033
 class _ServeGroup(click.Group):

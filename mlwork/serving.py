@@ -4,7 +4,7 @@
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-002
 from __future__ import annotations
-import datetime as dt, math, os, socket, threading, time, uuid
+import datetime as dt, ipaddress, math, os, signal, socket, subprocess, sys, tempfile, threading, time, uuid
 from dataclasses import dataclass, field
 import sqlalchemy as sa
 from fastcore.basics import patch
@@ -18,7 +18,8 @@ from . import audit
 # %% auto #0
 __all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'serving_settings', 'InputProblem', 'InvalidInput', 'InputSpec', 'check_columns',
            'rows_to_columns', 'to_frame', 'prepare', 'prepare_columns', 'Loaded', 'warm_rows', 'load_version', 'Watch',
-           'Serving', 'register_server', 'heartbeat', 'unregister_server', 'list_servers']
+           'Serving', 'register_server', 'heartbeat', 'unregister_server', 'list_servers', 'check_host', 'free_port',
+           'preflight', 'ServerHandle', 'serve_in_background']
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-005
 SERVING_DEFAULTS = {"reload_interval": 0.5, "unseen_categories": "warn", "extra_columns": "ignore", "max_rows": 10000,
@@ -502,3 +503,86 @@ def list_servers(store, all:bool=False, beat:float=SERVING_DEFAULTS["heartbeat"]
                       columns=["server", "url", "host", "pid", "models", "status", "started", "heartbeat"])
     for c in ("started", "heartbeat"): df[c] = pd.to_datetime(df[c].astype("float64"), unit="s", utc=True)
     return df
+
+# %% ../nbs/05g_serving.ipynb #05g-serving-046
+def check_host(host:str, auth:bool) -> str:
+    "`host`, or an error when serving without API keys on an address other machines can reach."
+    if auth: return host
+    try: loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError: loopback = False
+    if not loopback:
+        raise MlworkError(f"Refusing --no-auth on host {host!r}: without API keys the server may only listen on a loopback "
+                          f"address (127.0.0.1, ::1, localhost). Create a key with `mlwork serve keys create NAME` instead.")
+    return host
+
+def free_port(host:str="127.0.0.1") -> int:
+    "A TCP port nothing listens on now."
+    with socket.socket() as s:
+        s.bind((host, 0)); return s.getsockname()[1]
+
+# %% ../nbs/05g_serving.ipynb #05g-serving-048
+def preflight(ws, refs, auth):
+    "Check the references and settings in this process, so a typo fails before any worker starts."
+    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, list(refs), auth=auth)
+    points, _ = sv.watch.read(ws.store)
+    missing = [str(sv.refs[n]) for n, v in points.items() if v is None]
+    if missing: raise NotFoundError(f"Nothing to serve for {', '.join(missing)}: no such alias or version (see `mlwork models ls`).")
+    return sv
+
+# %% ../nbs/05g_serving.ipynb #05g-serving-049
+class ServerHandle:
+    "A server started by `serve_in_background`: `url`, `stop()`, `logs()`; a context manager that stops it."
+    def __init__(self, proc, url:str, refs:list, log_path:str):
+        self.proc, self.url, self.refs, self.log_path = proc, url, refs, log_path
+
+    running = property(lambda self: self.proc.poll() is None)
+    pid = property(lambda self: self.proc.pid)
+
+    def logs(self) -> str:
+        "What the server printed so far."
+        with open(self.log_path, encoding="utf-8", errors="replace") as f: return f.read()
+
+    def wait_ready(self, timeout:float=60.0) -> "ServerHandle":
+        "Wait until `GET /ready` answers 200; raise with the server's output when it exits or does not get ready."
+        import urllib.request, urllib.error
+        end = time.time() + timeout
+        while time.time() < end:
+            if not self.running:
+                raise MlworkError(f"The server exited with code {self.proc.returncode} before it was ready:\n{self.logs()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
+                    if r.status == 200: return self
+            except (urllib.error.URLError, OSError): pass
+            time.sleep(0.1)
+        self.stop()
+        raise MlworkError(f"The server was not ready after {timeout:g} s:\n{self.logs()[-3000:]}")
+
+    def stop(self, timeout:float=15.0) -> int|None:
+        "SIGTERM (requests in flight finish), then SIGKILL after `timeout` seconds; return the exit code."
+        if self.running:
+            self.proc.send_signal(signal.SIGTERM)
+            try: self.proc.wait(timeout)
+            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait(5)
+        return self.proc.returncode
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.stop()
+    def __del__(self):
+        try: self.stop(timeout=5)
+        except Exception: pass
+    def __repr__(self):
+        return f"ServerHandle({self.url}, serving {', '.join(self.refs)}, {'running' if self.running else f'exited {self.proc.returncode}'})"
+
+def serve_in_background(ws, *refs, host:str="127.0.0.1", port:int|None=None, workers:int=1, auth:bool=True,
+                        wait:bool=True, timeout:float=90.0, env:dict|None=None) -> ServerHandle:
+    "Start `mlwork serve REFS` as a child process on a free port; return its handle (ready when `wait`)."
+    check_host(host, auth)
+    preflight(ws, refs, auth)
+    port = port or free_port(host)
+    log = tempfile.NamedTemporaryFile(prefix="mlwork-serve-", suffix=".log", delete=False)
+    cmd = [sys.executable, "-c", "from mlwork.serve import serve_cli; serve_cli(prog_name='mlwork serve')", "-w", str(ws.root), "run", *refs, "--host", host, "--port", str(port),
+           "--workers", str(workers), "--log-level", "warning"] + ([] if auth else ["--no-auth"])
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **(env or {})}, cwd=str(ws.root))
+    h = ServerHandle(proc, f"http://{host}:{port}", list(refs), log.name)
+    return h.wait_ready(timeout) if wait else h

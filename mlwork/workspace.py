@@ -140,9 +140,9 @@ def model_info(self:Workspace, ref, name:str="model"):
 # %% ../nbs/06_workspace.ipynb #06-workspace-017
 @patch
 def serve(self:Workspace, *refs,   # model references to serve, e.g. 'churn@production'
-          **opts):                 # host, port, workers, auth... (see `mlwork.serve.serve_in_background`)
+          **opts):                 # host, port, workers, auth... (see `mlwork.serving.serve_in_background`)
     "Serve `refs` over REST from a background process; returns a handle with `url` and `stop()`."
-    from mlwork.serve import serve_in_background
+    from mlwork.serving import serve_in_background
     return serve_in_background(self, *refs, **opts)
 
 # %% ../nbs/06_workspace.ipynb #06-workspace-007
