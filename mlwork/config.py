@@ -8,7 +8,7 @@ import configparser, difflib, getpass, os, re, warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from .errors import SettingsError, ExecutorUnavailableWarning
+from .errors import SettingsError
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'SECTION', 'FILENAME', 'OTHER_ENV', 'TEMPLATE', 'Settings', 'find_workspace', 'load_settings',
@@ -24,7 +24,8 @@ DEFAULTS = {
 SECTION = "mlwork"
 FILENAME = "settings.ini"
 # Environment variables with the MLWORK_ prefix that are not settings keys.
-OTHER_ENV = {"MLWORK_WORKSPACE", "MLWORK_NOTEBOOK", "MLWORK_JOB_ID", "MLWORK_USER", "MLWORK_PARENT_RUN"}
+OTHER_ENV = {"MLWORK_WORKSPACE", "MLWORK_NOTEBOOK", "MLWORK_JOB_ID", "MLWORK_USER", "MLWORK_PARENT_RUN",
+             "MLWORK_LOG_HASH_KEY"}   # the prediction log's HMAC key
 
 TEMPLATE = """\
 [mlwork]
@@ -64,6 +65,25 @@ TEMPLATE = """\
 # auc_drop = 0.05                 ; estimated ROC AUC this far below validation trips auc_drop
 # auto_promote = false            ; promote a retrained candidate that passes every gate
 # cooldown_hours = 24             ; at most one retrain per model in this time
+
+# The REST service, `mlwork serve` ([serving.NAME] overrides the per-model keys for one model).
+# [serving]
+# reload_interval = 0.5           ; seconds between checks for a moved alias or a revoked key
+# unseen_categories = warn        ; warn or reject a category the training data never had
+# extra_columns = ignore          ; ignore or refuse columns the model does not take
+# max_rows = 10000                ; rows per request
+# max_body_mb = 20                ; request body size
+# timeout = 30                    ; seconds per request (then 504)
+# details = true                  ; false: callers get a short error, the details go to the log only
+# workers = 1                     ; worker processes (mlwork serve --workers)
+# log = true                      ; the prediction log: every answered row, written in batches
+# log_sample = 1.0                ; share of requests logged
+# log_batch_rows = 5000           ; rows per Parquet segment (or log_flush_seconds, whichever first)
+# log_flush_seconds = 5
+# log_queue_rows = 100000         ; bounded queue per worker; beyond it rows are dropped and counted
+# log_drop_columns =              ; columns never written (comma-separated)
+# log_hash_columns =              ; columns written hashed (HMAC with MLWORK_LOG_HASH_KEY when set)
+# log_retention_days = 0          ; 0 keeps the log forever
 """.format(**DEFAULTS)
 
 # %% ../nbs/01_config.ipynb #01-config-007
@@ -142,20 +162,8 @@ def _resolve_artifacts(s:Settings, value:str) -> str:
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (s.root / p).resolve())
 
-_warned: set = set()     # warnings already shown in this process
-
-def _warn_once(key, message:str, category):
-    if key in _warned: return
-    _warned.add(key)
-    warnings.warn(message, category, stacklevel=4)   # at the caller of load_settings
-
 def _check_executor(s:Settings, value:str) -> str:
-    if value == "local": return value
-    if _DASK_RE.match(value):
-        _warn_once(("executor", value), f"Setting executor = {value!r} ({s.where('executor')}): the Dask executor is "
-                   f"not available in this version of mlwork, so jobs will refuse to run until you set "
-                   f"executor = local.", ExecutorUnavailableWarning)
-        return value
+    if value == "local" or _DASK_RE.match(value): return value      # dask:// is mlwork.dask_executor (the dask extra)
     raise _bad(s, "executor", value, "'local' or 'dask://HOST:PORT'")
 
 # %% ../nbs/01_config.ipynb #01-config-013
