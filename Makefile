@@ -39,7 +39,16 @@ apt:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
-test: apt $(VENV)/.dev check-sync nbtest pytest
+test: apt $(VENV)/.dev $(VENV)/.mlflow check-sync nbtest pytest
+
+# MLflow 3.17.2 in its own venv (3.18.0 pins an mlflow-skinny the index lacks): the MLflow import tests
+# (tests/test_import_mlflow.py) make a real MLflow store with it; the benchmarks use the same venv.
+MLFLOW_VENV := bench/.venv-mlflow
+$(VENV)/.mlflow: | $(BIN)/python
+	@[ -x $(MLFLOW_VENV)/bin/python ] || $(PYTHON) -m venv $(MLFLOW_VENV)
+	@$(MLFLOW_VENV)/bin/python -c "import mlflow, sklearn, skops" 2>/dev/null || \
+	  $(MLFLOW_VENV)/bin/python -m pip --disable-pip-version-check -q install "mlflow==3.17.2" scikit-learn skops
+	touch $@
 
 # Notebooks are the source: exporting and cleaning them must not change any tracked file.
 check-sync: $(VENV)/.dev

@@ -145,6 +145,14 @@ def serve(self:Workspace, *refs,   # model references to serve, e.g. 'churn@prod
     from mlwork.serving import serve_in_background
     return serve_in_background(self, *refs, **opts)
 
+# %% ../nbs/06_workspace.ipynb #06-workspace-019
+@patch
+def import_mlflow(self:Workspace, tracking_uri:str,  # a database URI (sqlite:///mlflow.db, postgresql://...) or a tracking server URL
+                  **kw):                             # experiments, registry, trust_pickle, progress (see `mlwork.importers.import_mlflow`)
+    "Import MLflow experiments, runs and (with `registry=True`) registered models into this workspace."
+    from mlwork.importers import import_mlflow
+    return import_mlflow(self, tracking_uri, **kw)
+
 # %% ../nbs/06_workspace.ipynb #06-workspace-007
 _default: Workspace|None = None
 
