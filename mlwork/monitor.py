@@ -16,7 +16,8 @@ from .tracking import get_run
 # %% auto #0
 __all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'LINEAGE_ACTIONS', 'MonitorError', 'monitoring_policy', 'expected_accuracy',
            'expected_roc_auc', 'predictions', 'estimated_metrics', 'realised', 'data_source', 'data_frame',
-           'data_version', 'training_dataset', 'join_labels', 'Monitor', 'example_model']
+           'data_version', 'training_dataset', 'join_labels', 'Monitor', 'example_model', 'logged_predictions',
+           'as_classes', 'example_traffic', 'live_span']
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-005
 class MonitorError(MlworkError, ValueError):
@@ -234,11 +235,11 @@ def _labels(self:Monitor, df, ref_dv, labels):
     return join_labels(df[[id_col]], lab[[id_col, target]], id_col)[target].to_numpy()
 
 @patch
-def _performance(self:Monitor, df, pred, ref_dv, labels, window) -> list:
-    "Estimated (and, with labels, realised) metrics per window of the time column."
+def _performance(self:Monitor, df, pred, ref_dv, labels, window, y=None) -> list:
+    "Estimated (and, with labels, realised) metrics per window of the time column; `y`: the labels when known already."
     import numpy as np, pandas as pd
     time_col = ref_dv.schema.role("time")
-    y = self._labels(df, ref_dv, labels)
+    y = self._labels(df, ref_dv, labels) if y is None else y
     frame = pd.DataFrame({"i": np.arange(len(df))})
     labelled = np.zeros(len(df), dtype=bool) if y is None else pd.notna(y)
     if window and time_col and time_col in df.columns:
@@ -280,14 +281,22 @@ def _decide(self:Monitor, pol:dict, report:DriftReport) -> list:
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-035
 @patch
 def check(self:Monitor, name:str,            # a registered model
-          current,                           # the data the model scored: DataFrame, file, or dataset 'name@version'
+          current=None,                      # the data the model scored: DataFrame, file, or dataset 'name@version' (source='batch')
           alias:str="production",            # which version: an alias or a version number
           labels=None,                       # labels that arrived later: DataFrame, file or dataset with the id and target columns
           window:str|None=None,              # performance per time window of the time column: a pandas frequency, e.g. 'W', 'MS'
           progress=None,                     # progress(done, total, column) while testing columns
+          source:str="batch",                # 'batch': the data given as `current`; 'live': the prediction log of `name`
+          since=None,                        # source='live': the window's start (included): a time, epoch seconds or '7d'
+          until=None,                        # source='live': the window's end (excluded)
          ) -> DriftReport:
-    "Check the model's inputs, predictions and performance on `current`; store and return the report, with `report.triggers`."
-    import pandas as pd
+    "Check the model's inputs, predictions and performance on `current` (or on a window of its logged traffic); store and return the report, with `report.triggers`."
+    if source == "live": return self._check_live(name, alias, since, until, window, progress, current=current, labels=labels)
+    if source != "batch":
+        raise MonitorError(f"Bad source={source!r}: expected 'batch' (the data given as `current`) or 'live' (the prediction log).")
+    if current is None: raise MonitorError("check needs `current` (the data the model scored), or source='live' with since/until.")
+    if since is not None or until is not None:
+        raise MonitorError(f"since/until ({since!r}, {until!r}) choose a window of the prediction log: they need source='live'.")
     pol = self.policy(name)
     mv = self.registry.get(name, alias)
     model = self.registry.load(mv.ref)
@@ -303,20 +312,31 @@ def check(self:Monitor, name:str,            # a registered model
     reference = ref_dv.reference()
     t0 = time.perf_counter()
     report = DriftDetector(pol).fit(reference).score(df, features, progress=progress)
-    # predictions: current rows against the reference's bounded row sample (the sketch keeps <= 5,000 rows)
     pred = predictions(model, df[features])
-    if reference.sample is not None and all(c in reference.sample for c in features):
-        ref_pred = _prediction_column(predictions(model, reference.sample[features]))
-        pr = DriftDetector(pol).fit(pd.DataFrame({"prediction": ref_pred})).score(pd.DataFrame({"prediction": _prediction_column(pred)}))
-        report.prediction = pr.columns[0]
-        report.prediction.note = f"predictions on current rows vs on a sample of {len(ref_pred):,} reference rows"
-    run = get_run(self.store, self.blobs, mv.run_id)
+    report.prediction = _prediction_drift(pol, model, reference, features, pred)
     perf = self._performance(df, pred, ref_dv, labels, window)
-    report.meta.update(model=name, version=mv.version, alias=alias, current=cur_dv.ref, reference_dataset=ref_dv.ref,
+    return self._conclude(report, pol, mv, alias, ref_dv, cur_dv, pred, perf, window, t0)
+
+def _prediction_drift(pol:dict, model, reference, features:list, pred:dict):
+    "Drift of the predictions `pred` of current rows against the model's on the reference's bounded row sample (the sketch keeps <= 5,000 rows); None without a sample."
+    import pandas as pd
+    if reference.sample is None or not all(c in reference.sample for c in features): return None
+    ref_pred = _prediction_column(predictions(model, reference.sample[features]))
+    pr = DriftDetector(pol).fit(pd.DataFrame({"prediction": ref_pred})).score(pd.DataFrame({"prediction": _prediction_column(pred)}))
+    out = pr.columns[0]
+    out.note = f"predictions on current rows vs on a sample of {len(ref_pred):,} reference rows"
+    return out
+
+@patch
+def _conclude(self:Monitor, report:DriftReport, pol:dict, mv, alias, ref_dv, cur_dv, pred:dict, perf:list, window, t0:float,
+              **extra) -> DriftReport:
+    "Complete the report's meta (model, data, metrics, `extra`), decide its triggers, store it."
+    run = get_run(self.store, self.blobs, mv.run_id)
+    report.meta.update(model=mv.name, version=mv.version, alias=alias, current=cur_dv.ref, reference_dataset=ref_dv.ref,
                        estimated=estimated_metrics(pred), performance=perf, prediction_kind=pred["kind"],
                        validation={k: v for k, v in run.metrics.items() if k in ("roc_auc", "accuracy", "rmse", "mae")},
                        labelled=any(w.get("labelled") for w in perf), target=ref_dv.schema.role("target"),
-                       window=window or "", seconds_total=time.perf_counter() - t0)
+                       window=window or "", seconds_total=time.perf_counter() - t0, **extra)
     report.meta.update(triggers=self._decide(pol, report), actions=[])
     report.meta["id"] = self._store_report(report, ref_dv, cur_dv)
     return report
@@ -345,6 +365,93 @@ def record_actions(self:Monitor, report:DriftReport, actions:list) -> DriftRepor
         conn.execute(drift_reports.update().where(drift_reports.c.id == report.meta["id"]).values(report=report.to_dict()))
     return report
 
+# %% ../nbs/11a_monitor.ipynb #11a-monitor-046
+def logged_predictions(w) -> dict:
+    "What the server answered for the rows of a prediction-log window `w`, in the form of `predictions` (nothing recomputed)."
+    from mlwork.predlog import PREDICTION, PROBA
+    classes = w.attrs.get("classes")
+    label = w[PREDICTION].to_numpy()
+    proba = [c for c in w.columns if str(c).startswith(PROBA)]          # one per class, in the classes' order
+    if classes and len(proba) == len(classes) and w[proba].notna().all().all():
+        P = w[proba].to_numpy(float)
+        if len(classes) == 2: return {"kind": "binary", "p": P[:, 1], "label": label, "positive": classes[1]}
+        return {"kind": "multiclass", "conf": P.max(axis=1), "label": label}
+    return {"kind": "labels" if classes is not None or label.dtype.kind not in "iuf" else "regression", "value": label}
+
+def _as_text(v) -> str:
+    if isinstance(v, bool): return str(v).lower()
+    if isinstance(v, float) and v.is_integer(): return str(int(v))
+    return str(v)
+
+def as_classes(y, classes):
+    "Labels `y` (NaN where none) as the model's `classes`: labels come as JSON, so 1.0 and '1' are class 1."
+    import numpy as np, pandas as pd
+    if not classes: return pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(float)
+    by_text = {_as_text(c): c for c in classes}
+    return np.array([np.nan if pd.isna(v) else by_text.get(_as_text(v), v) for v in y], dtype=object)
+
+# %% ../nbs/11a_monitor.ipynb #11a-monitor-049
+@patch
+def _check_live(self:Monitor, name:str, alias, since, until, window, progress, current=None, labels=None) -> DriftReport:
+    "The check of a window [since, until) of `name`'s prediction log (see `check`)."
+    import numpy as np
+    from mlwork import predlog
+    if current is not None or labels is not None:
+        raise MonitorError("source='live' reads the rows and their labels from the prediction log: pass since/until, not `current` "
+                           f"or `labels` (send labels to POST /models/{name}/feedback or predlog.record_feedback).")
+    now = time.time()
+    since, until = predlog.when(since, now, "since"), predlog.when(until, now, "until")   # one window for every read below
+    pol = self.policy(name)
+    mv = self.registry.get(name, alias)
+    ref_dv = training_dataset(self.store, self.datasets, mv)
+    w = predlog.labelled(self.store, self.blobs, name, since=since, until=until)
+    a = w.attrs
+    span = f"{predlog.iso(since)} → {predlog.iso(until)} (cut on {a.get('cut_on')})"
+    if not len(w):
+        raise MonitorError(f"No logged traffic of {name!r} in {span}: serve it (mlwork serve {name}@{alias}) and send "
+                           "requests, or widen the window (since/until: on the data's time column when it has one).")
+    model = self.registry.load(mv.ref)
+    features = list(getattr(model, "feature_names_in_", a.get("features") or []))
+    hashed = set(a.get("hashed") or [])
+    tested = [c for c in features if c in w.columns and c not in hashed]
+    not_tested = {"hashed": [c for c in features if c in hashed], "not logged": [c for c in features if c not in w.columns]}
+    if not tested: raise MonitorError(f"The log of {name!r} holds none of the input columns of {mv.ref} as sent ({not_tested}).")
+    cur_dv = predlog.to_dataset(self.store, self.blobs, self.datasets, name, since, until, labelled_only=False)
+    reference = ref_dv.reference()
+    t0 = time.perf_counter()
+    report = DriftDetector(pol).fit(reference).score(w, tested, progress=progress)
+    pred = logged_predictions(w)
+    report.prediction = _prediction_drift(pol, model, reference, features, pred)
+    if report.prediction is not None: report.prediction.note = report.prediction.note.replace("predictions on", "logged predictions of")
+    tgt = (a.get("roles") or {}).get("target") or ref_dv.schema.role("target")
+    y = as_classes(w[tgt], a.get("classes")) if tgt in w else np.full(len(w), np.nan, dtype=object)
+    perf = self._performance(w, pred, ref_dv, None, window, y=y)
+    lat = w["_latency_ms"].to_numpy(float)
+    traffic = {"requests": int(w["_request_id"].nunique()), "rows": len(w), "labelled": int(a.get("labelled") or 0),
+               "versions": {int(v): int(n) for v, n in w["_version"].value_counts().sort_index().items()},
+               "first_request": w["_time"].min().timestamp(), "last_request": w["_time"].max().timestamp(),
+               "latency_ms_p50": float(np.percentile(lat, 50)), "latency_ms_p99": float(np.percentile(lat, 99)),
+               "dropped_rows": int(a.get("dropped_rows") or 0), "sampled_out": int(a.get("sampled_out") or 0)}
+    return self._conclude(report, pol, mv, alias, ref_dv, cur_dv, pred, perf, window, t0, source="live", since=since,
+                          until=until, cut_on=a.get("cut_on"), traffic=traffic, not_tested=not_tested)
+
+# %% ../nbs/11a_monitor.ipynb #11a-monitor-056
+def example_traffic(ws, name:str, requests:dict, alias:str="production", at:float|None=None) -> int:
+    "For examples and tests: answer each frame of `requests` (request id -> rows, without the target) with `name@alias` in this process, as the server does, and write them to the prediction log; returns the rows logged."
+    from mlwork.predlog import LogWriter
+    from mlwork.serving import Serving, prepare_columns
+    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, [f"{name}@{alias}"], auth=False).start()
+    writer = LogWriter(ws.store, ws.blobs, {name: sv.opts(name)}).start()
+    loaded, n = sv.get(name), 0
+    for rid, df in requests.items():
+        dates = {c: df[c].dt.strftime("%Y-%m-%d") for c in df.columns if str(df[c].dtype).startswith("datetime")}
+        rows = df.assign(**dates).astype(object)
+        X, keep, _, cols = prepare_columns(loaded.spec, rows.where(rows.notna(), None).to_dict("records"), sv.opts(name))
+        preds, proba = loaded.predict(X)
+        if writer.submit(loaded, rid, "example", at or time.time(), 1.0, cols, keep, preds, proba) == "logged": n += len(df)
+    writer.close()
+    return n
+
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-037
 @patch
 def stored(self:Monitor, name:str|None=None, limit:int|None=100, job_id:str|None=None, report_id:int|None=None) -> list:
@@ -359,21 +466,31 @@ def stored(self:Monitor, name:str|None=None, limit:int|None=100, job_id:str|None
     return [dict(r["report"] or {}, id=r["id"], created_at=r["created_at"], job_id=r["job_id"],
                  reference_id=r["reference_id"], current_id=r["current_id"]) for r in rows]
 
+def live_span(d:dict, cut_on:bool=True) -> str:
+    "The window of a stored live report as text ('2026-03-01 → 2026-04-01 (period)': times when not whole days, then the column it was cut on); '' for a batch."
+    if (d.get("source") or "batch") != "live": return ""
+    import datetime as dt
+    ends = [None if d.get(k) is None else dt.datetime.fromtimestamp(d[k], dt.timezone.utc) for k in ("since", "until")]
+    days = all(e is None or e.time() == dt.time(0) for e in ends)
+    text = ["…" if e is None else e.strftime("%Y-%m-%d" if days else "%Y-%m-%d %H:%M") for e in ends]
+    return f"{text[0]} → {text[1]}" + ("" if not cut_on or d.get("cut_on") in (None, "_time") else f" ({d['cut_on']})")
+
 @patch
 def reports(self:Monitor, name:str|None=None, limit:int|None=100, job_id:str|None=None):
-    "Stored drift reports, newest first: model, version, when, verdict, drifted columns, estimated/realised AUC, actions."
+    "Stored drift reports, newest first: model, version, when, the data (a batch, or a live window of the prediction log), verdict, drifted columns, estimated/realised AUC, actions."
     import pandas as pd
     out = []
     for d in self.stored(name, limit, job_id):
         real = [w["realised_roc_auc"] for w in d.get("performance") or [] if w.get("realised_roc_auc") is not None]
         out.append({"id": d["id"], "model": d.get("model"), "version": d.get("version"), "created": d["created_at"],
-                    "current": d.get("current"), "dataset_drift": bool(d.get("dataset_drift")), "drift_share": d.get("drift_share"),
+                    "current": d.get("current"), "source": d.get("source") or "batch", "window": live_span(d),
+                    "dataset_drift": bool(d.get("dataset_drift")), "drift_share": d.get("drift_share"),
                     "drifted": ", ".join(c["column"] for c in d.get("columns", []) if c.get("drifted")),
                     "estimated_roc_auc": (d.get("estimated") or {}).get("roc_auc"),
                     "realised_roc_auc": real[-1] if real else None,
                     "actions": "; ".join(f"{a.get('status')}: {a.get('why')}" for a in d.get("actions") or []),
                     "job_id": d["job_id"]})
-    df = pd.DataFrame(out, columns=["id", "model", "version", "created", "current", "dataset_drift", "drift_share", "drifted",
+    df = pd.DataFrame(out, columns=["id", "model", "version", "created", "current", "source", "window", "dataset_drift", "drift_share", "drifted",
                                     "estimated_roc_auc", "realised_roc_auc", "actions", "job_id"])
     df["created"] = pd.to_datetime(df["created"].astype("float64"), unit="s", utc=True)
     return df

@@ -26,8 +26,11 @@ def severity(c:dict) -> float|None:
 
 # %% ../nbs/15_monitor_report.ipynb #15-monitor-report-008
 def _label(d:dict) -> str:
+    "A report on the charts' x axis: '#ID DATA (when)'; for a window of the prediction log '#ID live SINCE → UNTIL (when)'."
+    from mlwork.monitor import live_span
     when = time.strftime("%m-%d %H:%M", time.localtime(d.get("created_at") or 0))
-    return f"#{d.get('id')} {d.get('current') or ''} ({when})"
+    what = f"live {live_span(d, cut_on=False)}" if d.get("source") == "live" else d.get("current") or ""
+    return f"#{d.get('id')} {what} ({when})"
 
 def drift_heatmap(reports:list, widget:bool=False):
     "Severity per feature (rows) and report (columns, oldest first); drifted cells marked ●."
@@ -60,21 +63,22 @@ def drift_heatmap(reports:list, widget:bool=False):
     return (go.FigureWidget if widget else go.Figure)(data=[heat], layout=layout)
 
 def performance_figure(reports:list, widget:bool=False):
-    "Estimated and realised ROC AUC (and accuracy) per report and window, with the version's validation AUC."
+    "Estimated and realised ROC AUC per report and window, with the version's validation AUC; windows of live traffic as diamonds."
     import plotly.graph_objects as go
     reports = sorted(reports, key=lambda d: d.get("id") or 0)
     rows = []
     for d in reports:
         for w in d.get("performance") or []:
             rows.append(dict(x=_label(d) + (f" {w['window']}" if w.get("window") else ""), **w,
-                             validation=(d.get("validation") or {}).get("roc_auc")))
+                             validation=(d.get("validation") or {}).get("roc_auc"), live=d.get("source") == "live"))
     fig = (go.FigureWidget if widget else go.Figure)(layout=dict(
         title="Performance: estimated (no labels needed) and realised (labels)", height=320, yaxis_title="ROC AUC",
         margin=dict(l=50, r=20, t=50, b=120), xaxis=dict(type="category", tickangle=-30)))
     if rows:
         x = [r["x"] for r in rows]
-        fig.add_scatter(x=x, y=[r["estimated_roc_auc"] for r in rows], mode="lines+markers", name="estimated ROC AUC")
-        fig.add_scatter(x=x, y=[r["realised_roc_auc"] for r in rows], mode="lines+markers", name="realised ROC AUC")
+        marker = dict(symbol=["diamond" if r["live"] else "circle" for r in rows], size=[10 if r["live"] else 6 for r in rows])
+        fig.add_scatter(x=x, y=[r["estimated_roc_auc"] for r in rows], mode="lines+markers", name="estimated ROC AUC", marker=marker)
+        fig.add_scatter(x=x, y=[r["realised_roc_auc"] for r in rows], mode="lines+markers", name="realised ROC AUC", marker=marker)
         fig.add_scatter(x=x, y=[r["validation"] for r in rows], mode="lines", name="validation ROC AUC", line_dash="dash")
     return fig
 
@@ -116,6 +120,7 @@ def _fig(f) -> str: return f"<div class='fig'>{f.to_html(full_html=False, includ
 
 def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str:
     "A standalone HTML page for one stored drift report."
+    from mlwork.monitor import live_span
     rep = ws.monitor.report(report_id, name=name)
     d = dict(rep.to_dict(), id=rep.meta["id"], created_at=rep.meta["created_at"])
     e = html.escape
@@ -137,6 +142,8 @@ def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str
         ("reference", f"{d.get('reference_dataset') or d.get('reference')} ({rep.reference_rows:,} rows, "
                       f"{'exact' if rep.exact else 'stored sketch'})"),
         ("current", f"{d.get('current') or '—'} ({rep.current_rows:,} rows)"),
+        *([("live window", f"{live_span(d)}: {(d.get('traffic') or {}).get('requests', 0):,} requests, "
+                           f"{(d.get('traffic') or {}).get('labelled', 0):,} rows labelled by feedback")] if d.get("source") == "live" else []),
         ("prediction drift", "—" if rep.prediction is None else f"{'yes' if rep.prediction.drifted else 'no'} "
                              + (f"({rep.prediction.method} {rep.prediction.score:.4g})" if rep.prediction.score is not None
                                 else f"(not tested: {rep.prediction.note})")),

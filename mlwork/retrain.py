@@ -198,12 +198,24 @@ def act(self:Retrainer, report:DriftReport, labels=None) -> list:
     if not report.triggers and pending is None: return []
     reason = "; ".join(report.triggers) or f"the retrain waiting for labels since event {pending['id']}: {pending['reason']}"
     try:
-        return [self.retrain(name, m["current"], labels=labels, report_id=m["id"], reason=reason, version=m["version"])]
+        data = self._live_data(m) if m.get("source") == "live" else m["current"]
+        return [self.retrain(name, data, labels=labels, report_id=m["id"], reason=reason, version=m["version"])]
     except Exception as e:                  # recorded with the report, never lost between two writes
         action = {"report_id": m["id"], "status": "failed", "why": f"the retrain could not start: {type(e).__name__}: {e}"}
         with self.store.transaction(what="recording a failed retrain") as conn:
             record(conn, "retrain_skipped", model=name, reason=action["why"], details=action)
         return [jsonable(action)]
+
+# %% ../nbs/11c_retrain.ipynb #11c-retrain-033
+@patch
+def _live_data(self:Retrainer, m:dict):
+    "The fresh data of a live report `m`: its window's labelled rows as a dataset version, or its rows without a target while no label came."
+    from mlwork import predlog
+    try:
+        return predlog.to_dataset(self.store, self.jobs.blobs, self.datasets, m["model"], m.get("since"), m.get("until"),
+                                  dataset=f"{m['model']}-live-labelled")
+    except predlog.PredLogError:                   # no labelled row in the window yet
+        return self.datasets.get(m["current"]).load().drop(columns=[m.get("target")], errors="ignore")
 
 # %% ../nbs/11c_retrain.ipynb #11c-retrain-023
 class Monitoring:
@@ -212,11 +224,14 @@ class Monitoring:
 
     def __repr__(self): return "Monitoring()"
 
-    def check(self, name:str, current, alias:str="production", labels=None, window:str|None=None,
+    def check(self, name:str, current=None, alias:str="production", labels=None, window:str|None=None,
               act:bool=True,                   # apply the retraining policy to the triggers that fired
-              progress=None) -> DriftReport:
-        "Check `name` on `current` (see `Monitor.check`); with `act`, retrain as the policy says and store the actions with the report."
-        report = self.monitor.check(name, current, alias=alias, labels=labels, window=window, progress=progress)
+              progress=None,
+              source:str="batch",              # 'live': a window [since, until) of the prediction log instead of `current`
+              since=None, until=None) -> DriftReport:
+        "Check `name` on `current` or on a window of its logged traffic (see `Monitor.check`); with `act`, retrain as the policy says and store the actions with the report."
+        report = self.monitor.check(name, current, alias=alias, labels=labels, window=window, progress=progress,
+                                    source=source, since=since, until=until)
         if act:
             actions = self.retrainer.act(report, labels=labels)
             if actions: self.monitor.record_actions(report, actions)
@@ -226,6 +241,17 @@ class Monitoring:
                 version:int|str="production") -> dict:
         "Retrain `name` on `data` now (see `Retrainer.retrain`)."
         return self.retrainer.retrain(name, data, labels=labels, report_id=report_id, reason=reason, version=version)
+
+    def live_data(self, name:str, since=None, until=None, labelled_only:bool=True, dataset:str|None=None):
+        "A window [since, until) of `name`'s prediction log, with its feedback labels, as a dataset version (default `NAME-live`), e.g. to retrain on."
+        from mlwork import predlog
+        m = self.monitor
+        return predlog.to_dataset(m.store, m.blobs, m.datasets, name, since, until, labelled_only=labelled_only, dataset=dataset)
+
+    def traffic(self, name:str, since=None, until=None) -> dict:
+        "What `name`'s prediction log holds for [since, until) of request time: requests, rows, rows per version, drops."
+        from mlwork import predlog
+        return predlog.traffic(self.monitor.store, name, since, until)
 
     def policy(self, name:str|None=None) -> dict: return self.monitor.policy(name)
     def drift(self, reference, current, columns:list|None=None, prediction:str|None=None, progress=None) -> DriftReport:

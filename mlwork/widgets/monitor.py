@@ -10,7 +10,7 @@ import traitlets as T
 from fastcore.basics import patch
 from ..errors import NotFoundError
 from ..monitor_report import drift_heatmap, performance_figure
-from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table
+from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time
 
 # %% auto #0
 __all__ = ['MonitorPanel', 'no_report_text', 'monitor_panel']
@@ -23,20 +23,22 @@ class MonitorPanel(ErrorPane, W.VBox):
     heatmap = property(lambda self: self.heat_slot.figure)
     performance = property(lambda self: self.perf_slot.figure)
 
-    def __init__(self, ws, name:str, limit:int=30):
+    def __init__(self, ws, name:str, limit:int=30,
+                 traffic_since="7d"):           # the span of the prediction log summarised under "Served"
         super().__init__()
-        self._ws, self.name, self.limit = ws, name, limit
+        self._ws, self.name, self.limit, self.traffic_since = ws, name, limit, traffic_since
         self.reports = []
         self.errors = error_output()
         self.header = W.HTML()
         self.status = W.HTML()
+        self.serving = W.HTML()
         self.refresh_button = W.Button(description="Refresh", icon="refresh", tooltip="re-read the reports from the store")
         self.refresh_button.on_click(self._guard(lambda _: self.refresh()))
         self.heat_slot = ChartSlot("", make=lambda: drift_heatmap([], widget=True), width="760px")
         self.perf_slot = ChartSlot("", make=lambda: performance_figure([], widget=True), width="760px")
         self.actions = W.HTML()
         self.detail = W.VBox()
-        self.children = [W.HBox([self.header, self.refresh_button]), self.errors, self.status, self.heat_slot,
+        self.children = [W.HBox([self.header, self.refresh_button]), self.errors, self.status, self.serving, self.heat_slot,
                          self.detail, self.perf_slot, W.HTML("<b>Monitor actions</b>"), self.actions]
         self.observe(self._guard(self._on_selected), names="selected")
         self._guard(self.refresh)()
@@ -47,8 +49,9 @@ class MonitorPanel(ErrorPane, W.VBox):
 # %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-010
 def no_report_text(name:str) -> str:
     "What the panel says before the first drift report of model `name`."
-    return (f"No drift report for {name!r} yet: check new data with ws.monitor.check({name!r}, DATA) or run the monitor "
-            f"job (mlwork monitor run {name} --data NAME@N), then press Refresh.")
+    return (f"No drift report for {name!r} yet: check new data with ws.monitor.check({name!r}, DATA), or its served traffic "
+            f"with ws.monitor.check({name!r}, source='live', since='7d'), or run the monitor job "
+            f"(mlwork monitor run {name} --data NAME@N), then press Refresh.")
 
 @patch
 def refresh(self:MonitorPanel):
@@ -61,17 +64,51 @@ def refresh(self:MonitorPanel):
     pol = ws.monitor.policy(name)
     latest = self.reports[0] if self.reports else None
     verdict = ("no drift check yet: run the monitor job (mlwork monitor run NAME --data ...)" if latest is None else
-               f"latest: report #{latest['id']} on {html.escape(str(latest.get('current')))} — "
+               f"latest: report #{latest['id']} on {_data_text(latest)} — "
                + ("<b style='color:#c0392b'>DRIFT</b>" if latest.get("dataset_drift") else "<b style='color:#1e8449'>no dataset drift</b>")
                + f" ({latest.get('drift_share', 0):.0%} of columns)")
     self.header.value = (f"<div class='mlwork-monitor-header'><h3 style='margin:4px 0'>{html.escape(name)}: monitoring</h3>"
                          f"{verdict}<br><small>policy: retrain_on = {html.escape(', '.join(pol['retrain_on']) or 'never')}, "
                          f"auto_promote = {str(pol['auto_promote']).lower()}, cooldown {pol['cooldown_hours']:g} h</small></div>")
+    self._render_serving()
     self._draw_charts()
     self._render_actions()
     if self.selected[0] is not None and self.selected[0] not in [r["id"] for r in self.reports]:
         self.selected, self.detail.children = (None, None), []     # the selected report is no longer shown
     self.status.value = f"<span class='mlwork-status'>{len(self.reports)} report(s)</span>"
+
+def _span(d:dict) -> str:
+    from mlwork.monitor import live_span
+    return live_span(d)
+
+def _data_text(d:dict) -> str:
+    "What a stored report checked, as HTML: its dataset, or the live window of the prediction log it read."
+    cur = html.escape(str(d.get("current")))
+    return f"<b>live traffic</b> {html.escape(_span(d))} ({cur})" if d.get("source") == "live" else cur
+
+@patch
+def _render_serving(self:MonitorPanel):
+    "What is being served: the versions the aliases point at, and the prediction log's traffic over `traffic_since` (requests, rows per version, drops)."
+    ws, name = self._ws, self.name
+    vs = ws.registry.versions(name)
+    aliases = "; ".join(f"{a.strip()} = v{v}" for v, al in zip(vs.version, vs.aliases) for a in str(al or "").split(",") if a.strip())
+    t = ws.monitor.traffic(name, since=self.traffic_since)
+    if not t["requests"] and not t["dropped_rows"]:
+        log = (f"no request logged in the last {html.escape(str(self.traffic_since))} (serve it: mlwork serve {html.escape(name)}@production; "
+               "the server logs every answer)")
+    else:
+        per = ", ".join(f"v{v}: {fmt_number(n)}" for v, n in sorted(t["versions"].items()))
+        log = (f"last {html.escape(str(self.traffic_since))}: <b>{fmt_number(t['requests'])}</b> requests, {fmt_number(t['rows'])} rows "
+               f"({per}); {fmt_number(t['dropped_rows'])} rows dropped by the log (queue full), {fmt_number(t['sampled_out'])} sampled out; "
+               f"last request {fmt_time(t['last'])} UTC")
+    live = next((d for d in self.reports if d.get("source") == "live"), None)
+    if live:
+        tr = live.get("traffic") or {}
+        log += (f"<br>latest live window: report #{live['id']}, {html.escape(_span(live))}: "
+                f"{fmt_number(tr.get('requests'))} requests, latency p50 {fmt_number(tr.get('latency_ms_p50'), 3, 'ms')}, "
+                f"p99 {fmt_number(tr.get('latency_ms_p99'), 3, 'ms')}, {fmt_number(tr.get('labelled'))} rows labelled by feedback")
+    self.serving.value = (f"<div class='mlwork-serving'><b>Served</b>: {html.escape(aliases) or 'no alias set'} — {log}"
+                          "<br><small>errors: see the server's /metrics</small></div>")
 
 @patch
 def _draw_charts(self:MonitorPanel):
@@ -106,7 +143,7 @@ def _no_model(self:MonitorPanel):
     self._draw_charts()
     self.heat_slot.layout.display = self.perf_slot.layout.display = "none"      # the sentence above says it all
     self.actions.value = empty_note("No actions yet.", cls="mlwork-actions")
-    self.status.value = ""
+    self.status.value = self.serving.value = ""
 
 @patch
 def _render_actions(self:MonitorPanel):
@@ -164,6 +201,6 @@ def _reasons(c:dict) -> list:
     from mlwork.drift import ColumnDrift
     return ColumnDrift(**c).reasons
 
-def monitor_panel(ws, name:str, limit:int=30) -> MonitorPanel:
-    "Open the `MonitorPanel` of registered model `name` (its newest `limit` drift reports)."
-    return MonitorPanel(ws, name, limit=limit)
+def monitor_panel(ws, name:str, limit:int=30, traffic_since="7d") -> MonitorPanel:
+    "Open the `MonitorPanel` of registered model `name` (its newest `limit` drift reports, and its served traffic since `traffic_since`)."
+    return MonitorPanel(ws, name, limit=limit, traffic_since=traffic_since)
