@@ -70,6 +70,7 @@ TEMPLATE = """\
 # [serving]
 # reload_interval = 0.5           ; seconds between checks for a moved alias or a revoked key
 # unseen_categories = warn        ; warn or reject a category the training data never had
+# unexpected_nulls = reject        ; reject or warn nulls where the training data had none (warn: the model imputes)
 # extra_columns = ignore          ; ignore or refuse columns the model does not take
 # max_rows = 10000                ; rows per request
 # max_body_mb = 20                ; request body size

@@ -22,15 +22,15 @@ __all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'serving_settings', 'InputProblem', 
            'preflight', 'ServerHandle', 'serve_in_background']
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-005
-SERVING_DEFAULTS = {"reload_interval": 0.5, "unseen_categories": "warn", "extra_columns": "ignore", "max_rows": 10000,
+SERVING_DEFAULTS = {"reload_interval": 0.5, "unseen_categories": "warn", "unexpected_nulls": "reject", "extra_columns": "ignore", "max_rows": 10000,
                     "max_body_mb": 20.0, "timeout": 30.0, "details": True, "heartbeat": 5.0, "workers": 1,
                     # the prediction log (mlwork.predlog)
                     "log": True, "log_sample": 1.0, "log_batch_rows": 5000, "log_flush_seconds": 5.0, "log_queue_rows": 100000,
                     "log_drop_columns": (), "log_hash_columns": (), "log_retention_days": 0.0, "feedback_lookback_days": 30.0}
-PER_MODEL = ("unseen_categories", "extra_columns", "max_rows", "timeout", "details", "log", "log_sample", "log_batch_rows",
+PER_MODEL = ("unseen_categories", "unexpected_nulls", "extra_columns", "max_rows", "timeout", "details", "log", "log_sample", "log_batch_rows",
              "log_flush_seconds", "log_queue_rows", "log_drop_columns", "log_hash_columns", "log_retention_days",
              "feedback_lookback_days")
-_CHOICES = {"unseen_categories": ("reject", "warn"), "extra_columns": ("refuse", "ignore")}
+_CHOICES = {"unseen_categories": ("reject", "warn"), "unexpected_nulls": ("reject", "warn"), "extra_columns": ("refuse", "ignore")}
 _ZERO_OK = ("log_retention_days",)      # 0: keep forever
 
 def _value(key, raw, where):
@@ -185,8 +185,9 @@ def check_columns(spec:InputSpec, cols:dict, n:int, opts:dict, text:bool=False) 
             elif not _ok(c.kind, v, lv): wrong.append(i)
             elif lv is not None and c.kind != "bool" and v not in lv: unseen.append(i)
         if absent: problems.append(InputProblem(name, "missing_column", f"a value for {name!r} in every row", f"no {name!r} key", absent[:10]))
-        if nulls and not c.nullable:
-            problems.append(InputProblem(name, "nulls", f"{c.kind} values (the training data had no nulls)", f"{len(nulls)} null(s)", nulls[:10]))
+        if nulls and not c.nullable:      # [serving] unexpected_nulls = warn: the model imputes them, the monitor sees them
+            p = InputProblem(name, "nulls", f"{c.kind} values (the training data had no nulls)", f"{len(nulls)} null(s)", nulls[:10])
+            (problems if opts.get("unexpected_nulls", "reject") == "reject" else warnings).append(p)
         if wrong:
             v = values[wrong[0]]
             problems.append(InputProblem(name, "kind", c.kind if c.kind != "any" else "a number, string or boolean",
