@@ -9,10 +9,12 @@ from pathlib import Path
 from .errors import ArtifactError, ArtifactCorruptError, InvalidPathError, NotFoundError
 
 # %% auto #0
-__all__ = ['CHUNK', 'BlobStore', 'check_path']
+__all__ = ['CHUNK', 'ATOMIC_PUT', 'BlobStore', 'check_path']
 
 # %% ../nbs/03_artifacts.ipynb #03-artifacts-005
 CHUNK = 1 << 20
+# Object stores where a PUT (single or multipart) makes the object visible only once it is complete.
+ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 class BlobStore:
@@ -48,10 +50,10 @@ class BlobStore:
             def copy(out):
                 with open(path, "rb") as f:
                     for chunk in iter(lambda: f.read(CHUNK), b""): out.write(chunk)
-            self._write(digest, copy)
+            self._write(digest, copy, src=path)
         return digest, size
 
-    def _write(self, digest:str, write):
+    def _write(self, digest:str, write, src=None):
         dest = self.path(digest)
         if self.local:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -64,8 +66,21 @@ class BlobStore:
                 if os.path.exists(tmp): os.unlink(tmp)
                 raise
         else:
-            buf = io.BytesIO(); write(buf)
-            self.fs.pipe_file(dest, buf.getvalue())
+            protos = set(self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+            # no partial object under its digest: object stores publish a PUT whole; others get a temporary name + move
+            target = dest if protos & ATOMIC_PUT else f"{dest}.tmp-{uuid.uuid4().hex}"
+            try:
+                if src is not None: self.fs.put_file(str(src), target)     # streamed (multipart on S3)
+                else:
+                    buf = io.BytesIO(); write(buf)
+                    self.fs.pipe_file(target, buf.getvalue())
+                if target != dest: self.fs.mv(target, dest)
+            except (OSError, ValueError) as e:
+                hint = (" The endpoint and credentials come from the AWS environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, "
+                        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws), never from settings.ini."
+                        if protos & {"s3", "s3a"} else "")
+                raise ArtifactError(f"Cannot write blob {digest} to the artifact store {self.root}: "
+                                    f"{type(e).__name__}: {e}.{hint}") from e
 
     def get_bytes(self, digest:str, verify:bool=True) -> bytes:
         "The blob's bytes; raises `ArtifactCorruptError` when they no longer hash to `digest`."

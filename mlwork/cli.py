@@ -10,11 +10,11 @@ from .errors import MlworkError
 
 # %% auto #0
 __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'experiments_ls', 'datasets', 'datasets_ls',
-           'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_ls', 'jobs_show',
-           'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show', 'models_promote',
-           'models_reject', 'models_rollback', 'models_export', 'models_history', 'report', 'report_compare',
-           'report_drift', 'report_model', 'monitor', 'monitor_run', 'monitor_ls', 'db', 'db_upgrade', 'db_status',
-           'demo']
+           'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_cancel', 'jobs_ls',
+           'jobs_show', 'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show',
+           'models_promote', 'models_reject', 'models_rollback', 'models_export', 'models_history', 'report',
+           'report_compare', 'report_drift', 'report_model', 'monitor', 'monitor_run', 'monitor_ls', 'db', 'db_upgrade',
+           'db_status', 'doctor', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -209,8 +209,9 @@ def jobs():
 @click.option("--grid", multiple=True, help="key=v1,v2,...: one job per value (repeatable: all combinations).")
 @click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1), help="Jobs at a time.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds before a job is stopped.")
+@click.option("--executor", help="Where jobs run: local or dask://HOST:PORT (default: the executor setting).")
 @click.pass_context
-def jobs_run(ctx, name, params, grid, parallel, timeout):
+def jobs_run(ctx, name, params, grid, parallel, timeout, executor):
     "Run job NAME (a notebook in the workspace's jobs folder, or a path); exit 1 if any job fails."
     from mlwork.runner import parse_value
     ws = _ws(ctx)
@@ -221,10 +222,18 @@ def jobs_run(ctx, name, params, grid, parallel, timeout):
         k, vs = g.split("=", 1)
         axes.append([(k.strip(), parse_value(v.strip())) for v in vs.split(",")])
     sets = [dict(base, **dict(combo)) for combo in itertools.product(*axes)] if axes else [base]
-    done = ws.jobs.map(name, sets, parallel=parallel, timeout=timeout, in_process=True)
+    done = ws.jobs.map(name, sets, parallel=parallel, timeout=timeout, executor=executor, in_process=True)
     for job in done: click.echo(_job_line(job))
     from mlwork.store import FINISHED
     if any(j.status != FINISHED for j in done): sys.exit(1)
+
+@jobs.command("cancel")
+@click.argument("job_id")
+@click.option("--reason", default="cancelled from the command line", show_default=True)
+@click.pass_context
+def jobs_cancel(ctx, job_id, reason):
+    "Stop job JOB_ID (or a unique prefix): a queued job never starts, a running one is stopped where it runs."
+    click.echo(_job_line(_ws(ctx).jobs.cancel(job_id, reason)))
 
 @jobs.command("ls")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1))
@@ -518,6 +527,18 @@ def db_status(ctx):
              "needs `mlwork db upgrade`" if rev in REVISIONS else "newer than this mlwork")
     click.echo(f"{store.safe_url}: revision {rev or '-'} (this mlwork: {HEAD_REVISION}); {state}")
     if rev is not None and rev not in REVISIONS: sys.exit(1)
+
+# %% ../nbs/07_cli.ipynb #07-cli-033
+@main.command()
+@click.pass_context
+def doctor(ctx):
+    "Check the workspace's store, artifact location and executor from here; say what to fix."
+    from mlwork.config import load_settings, find_workspace
+    from mlwork.doctor import diagnose
+    path = ctx.obj.get("path")
+    report = diagnose(load_settings(find_workspace(path) if path else None))
+    click.echo(report.text())
+    if not report.ok: sys.exit(1)
 
 # %% ../nbs/07_cli.ipynb #07-cli-031
 from .serve import serve_cli

@@ -240,14 +240,16 @@ def _keep_output(jobs:"Jobs", out_nb:Path, error:dict|None) -> dict:
     return digests
 
 # %% ../nbs/11_runner.ipynb #11-runner-032
-def execute(jobs:"Jobs", job_id:str) -> dict:
-    "Run the queued job `job_id` of `jobs` in this process; return its final record."
+def execute(jobs:"Jobs", job_id:str, notebook:str|None=None) -> dict:
+    """Run the queued job `job_id` of `jobs` in this process; return its final record. `notebook`: a local copy of the
+    job's notebook to execute instead of the recorded path (a Dask worker runs the copy that travelled with the task)."""
     skip_slow_imports()
     # (Importing nbconvert in a thread while the kernel works saved ~0.3 s, but two threads importing
     # jupyter_client at once can fail with a partially initialised module: imports stay on this thread.)
     import papermill
     row = jobs._row(job_id)
     if row["status"] != QUEUED: raise JobError(f"Job {job_id} is {row['status']}, not QUEUED.")
+    if notebook is not None: row = {**row, "notebook": str(notebook)}
     spec = jobs._spec(job_id)
     out_nb = jobs.output_dir(job_id) / "output.ipynb"
     jobs._update(job_id, status=RUNNING, start_time=time.time(), host=os.uname().nodename, pid=os.getpid())
@@ -299,9 +301,9 @@ def executor_class(spec:str|None, where:str="executor"):
     from importlib.metadata import entry_points
     found = [ep for ep in entry_points(group="mlwork.executors") if ep.name == name]
     if found: return found[0].load()
-    if name == "dask":
-        raise JobError(f"No job was run: {where} is {spec!r}, but the Dask executor is not built yet "
-                       f"(a later version of mlwork brings it). Set executor = local to run jobs on this machine.")
+    if name == "dask":       # an install whose metadata predates the entry point (e.g. an old editable install)
+        raise JobError(f"No job was run: {where} is {spec!r}, but the Dask executor is not registered in this "
+                       f"environment: reinstall mlwork with its dask extra (pip install 'mlwork[dask]'), or set executor = local.")
     raise JobError(f"Unknown executor {spec!r} ({where}): expected one of {', '.join(EXECUTORS)} "
                    f"(others plug in through the entry point group 'mlwork.executors').")
 
@@ -398,7 +400,9 @@ def submit(self:Jobs, name_or_path, parameters:dict|None=None, timeout:float|Non
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise ParameterError(f"Bad timeout={show(timeout)}: expected a number of seconds > 0.")
     executor = executor or self.settings.executor
-    executor_class(executor, "the executor argument" if executor != self.settings.executor else self.settings.where("executor"))
+    where = "the executor argument" if executor != self.settings.executor else self.settings.where("executor")
+    cls = executor_class(executor, where)
+    if hasattr(cls, "check"): cls.check(executor, self.settings, where)   # refused before anything is recorded
     job_id = uuid.uuid4().hex
     with self.store.transaction(what="recording a job") as conn:
         conn.execute(jobs_table.insert().values(id=job_id, notebook=str(nb), parameters=parameters, status=QUEUED,
@@ -426,12 +430,13 @@ def map(self:Jobs, name_or_path, parameter_sets:list, parallel:int=2, timeout:fl
 def execute(self:Jobs, job_ids:list, parallel:int=1, executor:str|None=None, raise_on_error:bool=False,
             in_process:bool=False) -> list:
     "Execute queued jobs with the executor and return their records."
-    if in_process and len(job_ids) == 1:
+    executor = executor or self.settings.executor
+    if in_process and len(job_ids) == 1 and executor_class(executor) is LocalExecutor:
         # The command line runs a single job in its own process: no second interpreter to start.
         # (Not from a notebook: the timeout watchdog stops every child of the running process.)
         execute(self, job_ids[0])
     else:
-        ex = get_executor(executor or self.settings.executor, parallel=parallel)
+        ex = get_executor(executor, parallel=parallel)
         ex.run(self, job_ids, timeout_of=lambda j: self._spec(j).get("timeout"))
     done = [self.get(j) for j in job_ids]
     failed = [j for j in done if j.status != FINISHED]
@@ -441,6 +446,27 @@ def execute(self:Jobs, job_ids:list, parallel:int=1, executor:str|None=None, rai
                        f"cell {(f.error or {}).get('cell_index')}: {(f.error or {}).get('ename')}: "
                        f"{(f.error or {}).get('evalue')}", job=f)
     return done
+
+# %% ../nbs/11_runner.ipynb #11-runner-045
+_CANCELLED = "Cancelled"
+
+@patch
+def cancel(self:Jobs, job_id:str, reason:str="cancelled by the user") -> Job:
+    "Stop the job `job_id` (or unique prefix): mark it KILLED and stop its process; a finished job is left as it is."
+    row = self._row(job_id); jid = row["id"]
+    from mlwork.config import current_user
+    error = {"ename": _CANCELLED, "evalue": f"{reason} (by {current_user()})."}
+    with self.store.transaction(what=f"cancelling job {jid}") as conn:
+        done = conn.execute(jobs_table.update().where(jobs_table.c.id == jid, jobs_table.c.status.in_([QUEUED, RUNNING]))
+                            .values(status=KILLED, end_time=time.time(), error=error)).rowcount
+    if done and row["status"] == RUNNING:
+        cls = executor_class(row["executor"])
+        if hasattr(cls, "cancel"): cls.cancel(row["executor"], jid)
+        elif row.get("host") == os.uname().nodename and row.get("pid"):
+            try:
+                if os.getpgid(row["pid"]) == row["pid"]: os.killpg(row["pid"], signal.SIGKILL)   # a worker's own group only
+            except (ProcessLookupError, PermissionError): pass
+    return self.get(jid)
 
 # %% ../nbs/11_runner.ipynb #11-runner-041
 @patch
