@@ -5,7 +5,9 @@ Modules:
 - `mlwork.migrations.env`: Alembic environment for mlwork stores.
 - `mlwork.migrations.versions.0001_initial`: The first schema: experiments, runs, params, metrics, tags, artifacts, datasets, registry, jobs.
 - `mlwork.migrations.versions.0002_liveness`: Run liveness and run summaries.
-- `mlwork.migrations.versions.0003_serving`: Serving: API keys and the servers that serve models."""
+- `mlwork.migrations.versions.0003_serving`: Serving: API keys and the servers that serve models.
+- `mlwork.migrations.versions.0004_predlog`: The prediction log and feedback.
+- `mlwork.migrations.versions.0005_edge`: Derived artifacts of a model version (issue 17): an ONNX export and its parity result."""
 
 __version__ = "0.0.1"
 """`import mlwork as mw`: a small namespace whose heavy parts load on first use."""

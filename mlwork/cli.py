@@ -457,18 +457,25 @@ def monitor():
 
 @monitor.command("run")
 @click.argument("name")
-@click.option("--data", required=True, help="The scored data: a dataset (name@version) or a .csv/.parquet file.")
+@click.option("--data", default="", help="The scored data: a dataset (name@version) or a .csv/.parquet file (--source batch).")
+@click.option("--source", type=click.Choice(["batch", "live"]), default="batch", show_default=True,
+              help="batch: check --data; live: check a window of the model's prediction log.")
+@click.option("--since", default="", help="--source live: the window's start: a date/time, epoch seconds or a duration back (7d).")
+@click.option("--until", default="", help="--source live: the window's end, excluded (default: now).")
 @click.option("--alias", default="production", show_default=True, help="The version to check (alias or number).")
 @click.option("--labels", default="", help="Labels that arrived later: dataset or file with the id and target columns.")
 @click.option("--window", default="", help="Performance per window of the time column: a pandas frequency (W, M).")
 @click.option("--no-act", is_flag=True, help="Report only: do not apply the retraining policy.")
 @click.pass_context
-def monitor_run(ctx, name, data, alias, labels, window, no_act):
-    "Run the monitor job for model NAME on DATA; print the verdict and any retraining; exit 1 if the job fails."
+def monitor_run(ctx, name, data, source, since, until, alias, labels, window, no_act):
+    "Run the monitor job for model NAME on DATA (or a live window); print the verdict and any retraining; exit 1 if the job fails."
     ws = _ws(ctx)
+    if source == "batch" and not data: raise click.UsageError("--data is required with --source batch (or use --source live --since 7d).")
+    if source == "live" and data: raise click.UsageError("--source live reads the prediction log: use --since/--until, not --data.")
     if data and not ("@" in data and not os.path.exists(data)) and os.path.exists(data): data = os.path.abspath(data)
     job = ws.jobs.map("monitor", [{"model": name, "alias": alias, "data": data, "labels": labels, "window": window,
-                                   "act": not no_act}], parallel=1, in_process=True)[0]
+                                   "act": not no_act, "source": source, "since": since, "until": until}],
+                      parallel=1, in_process=True)[0]
     click.echo(_job_line(job))
     from mlwork.store import FINISHED
     if job.status != FINISHED: sys.exit(1)
@@ -476,6 +483,10 @@ def monitor_run(ctx, name, data, alias, labels, window, no_act):
     if mine.empty: click.echo("the job stored no report"); sys.exit(1)
     rep = ws.monitor.report(int(mine.id.iloc[0]))
     click.echo(f"report {rep.meta['id']}: {rep.summary()}")
+    if rep.meta.get("source") == "live":
+        from mlwork.monitor import live_span
+        t = rep.meta["traffic"]
+        click.echo(f"live window {live_span(rep.meta)}: {t['requests']} requests, {t['rows']} rows, {t['labelled']} labelled, versions {t['versions']}")
     for c in rep.columns:
         if c.drifted: click.echo(f"  {c.column}: " + "; ".join(c.reasons))
     for a in rep.meta.get("actions") or []:
@@ -485,15 +496,21 @@ def monitor_run(ctx, name, data, alias, labels, window, no_act):
 @monitor.command("ls")
 @click.argument("name", required=False)
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--source", type=click.Choice(["batch", "live"]), default=None, help="Only batch reports, or only live windows.")
 @_format_option
 @click.pass_context
-def monitor_ls(ctx, name, limit, fmt):
-    "List drift reports (of model NAME), newest first."
+def monitor_ls(ctx, name, limit, source, fmt):
+    "List drift reports and live windows (of model NAME), newest first."
     df = _ws(ctx).monitor.reports(name, limit=limit)
+    if source: df = df[df.source == source]
     if fmt == "table":
         df = df.assign(created=_when(df.created), drift_share=df.drift_share.map(lambda v: f"{v:.0%}"),
                        job_id=df.job_id.fillna("").str[:8], actions=df.actions.str[:60])
     _print_frame(df, fmt)
+
+# %% ../nbs/07_cli.ipynb #07-cli-035
+from .importers import import_cli
+main.add_command(import_cli, "import")
 
 # %% ../nbs/07_cli.ipynb #07-cli-017
 @main.group(cls=_Group)
