@@ -70,6 +70,10 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/drift.py
+	@dpkg -s wrk >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)   # serve.py's load client
+	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/onnx.py
+	$(BIN)/python bench/import_mlflow.py
 
 clean:
 	rm -rf $(VENV) .mlwork demo-out build *.egg-info

@@ -24,7 +24,7 @@ client alternates between them (on, off, on, off, ...: the machine's load drifts
 this process: the cost of `LogWriter.submit` per request, and the rows per second its thread writes (Parquet blob +
 index row), for single-row and 100-row requests.
 """
-import argparse, json, os, pickle, signal, socket, statistics, subprocess, sys, tempfile, threading, time, http.client
+import argparse, json, os, pickle, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, http.client
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,8 +50,39 @@ def wait_http(url, proc, timeout=180, what="server"):
     sys.exit(f"{what} not up after {timeout}s")
 
 
+def _wrk_ms(text):
+    "wrk's latency text ('812.00us', '1.23ms', '2.01s') in ms."
+    m = re.match(r"([\d.]+)(us|ms|s)$", text)
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+def load_wrk(url, path, body, headers, clients, seconds):
+    "The load client: wrk (C, keep-alive, --latency): (req/s, p50 ms, p99 ms, failures), after a 1 s warm-up run."
+    with tempfile.TemporaryDirectory() as tmp:
+        bpath = os.path.join(tmp, "body.json")
+        with open(bpath, "wb") as f: f.write(body if isinstance(body, bytes) else body.encode())
+        hdr = {"Content-Type": "application/json", **headers}
+        lua = os.path.join(tmp, "post.lua")
+        with open(lua, "w") as f:
+            f.write('wrk.method = "POST"\n' + f'local f = io.open("{bpath}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+                    + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in hdr.items()))
+        cmd = lambda d: ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{d}s", "--latency", "-s", lua, url + path]
+        subprocess.run(cmd(1), capture_output=True, text=True, timeout=60)
+        out = subprocess.run(cmd(max(1, round(seconds))), capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    fails = (int(bad.group(1)) if bad else 0) + (sum(map(int, errs.groups())) if errs else 0)
+    return rps, _wrk_ms(lat["50"]), _wrk_ms(lat["99"]), fails
+
 def load(url, path, body, headers, clients, seconds, versions=None):
-    "The one load client: (req/s, p50 ms, p99 ms, failures); with `versions`, (time, version) of every answer."
+    "The one load client: wrk when installed (every server, every row of the table); Python threads only where each answer's version must be read (the reload)."
+    if versions is None and shutil.which("wrk") and not os.environ.get("BENCH_PYTHON_CLIENT"):
+        return load_wrk(url, path, body, headers, clients, seconds)
+    return load_python(url, path, body, headers, clients, seconds, versions)
+
+def load_python(url, path, body, headers, clients, seconds, versions=None):
+    "A load client of keep-alive http.client threads: (req/s, p50 ms, p99 ms, failures); with `versions`, (time, version) of every answer."
     host = url.split("//")[1]
     lat, fails, stop, warm = [[] for _ in range(clients)], [0] * clients, threading.Event(), threading.Event()
     hdr = {"content-type": "application/json", **headers}
