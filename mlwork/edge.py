@@ -248,9 +248,21 @@ class OnnxModel:
             out[s["name"]] = v.reshape(-1, 1)
         return out
 
+    def feed_columns(self, cols:dict) -> dict:
+        "The feed of checked columns {name: list of Python values (None: missing)}, without a DataFrame: what a server sends."
+        import numpy as np
+        out = {}
+        for s in self.inputs:
+            values = cols[s["name"]]
+            if s["type"] == "number": v = np.array([np.nan if x is None else x for x in values], dtype=self._dtype)
+            else: v = np.array([MISSING_TEXT if x is None or (isinstance(x, float) and x != x) else str(x) for x in values], dtype=object)
+            out[s["name"]] = v.reshape(-1, 1)
+        return out
+
     def run(self, X) -> dict:
-        "{output name: array} for `X`."
-        return dict(zip(self._outputs, self.session.run(None, self.feed(X))))
+        "{output name: array} for `X` (a DataFrame, rows, or a feed from `feed`/`feed_columns`)."
+        fed = isinstance(X, dict) and X and all(hasattr(v, "ndim") for v in X.values())
+        return dict(zip(self._outputs, self.session.run(None, X if fed else self.feed(X))))
 
     def predict(self, X):
         "Labels (classifiers) or values (regressors)."

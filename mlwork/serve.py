@@ -11,9 +11,9 @@ from .errors import MlworkError, NotFoundError
 from .serving import check_host, free_port, preflight, ServerHandle, serve_in_background
 
 # %% auto #0
-__all__ = ['MLFLOW_KEYS', 'ENV', 'parse_predict', 'parse_mlflow', 'parse_v2', 'answer_predict', 'answer_mlflow', 'answer_v2',
-           'metrics', 'metrics_text', 'App', 'create_app', 'serving_lifespan', 'app_from_env', 'run_server',
-           'serve_cli', 'serve_run', 'serve_ls', 'keys_cli', 'keys_create', 'keys_ls', 'keys_revoke']
+__all__ = ['MLFLOW_KEYS', 'INLINE_ROWS', 'ENV', 'parse_predict', 'parse_mlflow', 'parse_v2', 'answer_predict', 'answer_mlflow',
+           'answer_v2', 'metrics', 'metrics_text', 'App', 'create_app', 'serving_lifespan', 'app_from_env',
+           'run_server', 'serve_cli', 'serve_run', 'serve_ls', 'keys_cli', 'keys_create', 'keys_ls', 'keys_revoke']
 
 # %% ../nbs/17_serve.ipynb #17-serve-008
 def _problem(rule, expected, found, column=None, status=400):
@@ -120,7 +120,7 @@ def _v2_type(values) -> str:
     return "BYTES"
 
 def answer_predict(loaded, ref, preds, proba, keep, warns, rid) -> dict:
-    out = {"model": loaded.name, "version": loaded.version, "ref": ref, "request_id": rid, "predictions": preds}
+    out = {"model": loaded.name, "version": loaded.version, "ref": ref, "runtime": loaded.runtime, "request_id": rid, "predictions": preds}
     if proba is not None: out["classes"], out["probabilities"] = loaded.classes, proba
     if keep: out["ids"] = keep
     if warns: out["warnings"] = [w.__dict__ for w in warns]
@@ -169,6 +169,7 @@ def metrics_text() -> tuple:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 # %% ../nbs/17_serve.ipynb #17-serve-019
+INLINE_ROWS = 100       # an ONNX model answers this many rows in well under a millisecond: no thread hop (and no timeout) for them
 _CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "REQUEST_TOO_LARGE",
           422: "INVALID_INPUT", 503: "NOT_READY", 504: "TIMEOUT"}
 
@@ -217,7 +218,7 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
     from mlwork.serving import InvalidInput, prepare_columns
     t0, at = time.perf_counter(), time.time()
     rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-    sv, loaded, status, key = self.serving, None, 200, None
+    sv, loaded, status, key, logged = self.serving, None, 200, None, None
     try:
         if sv.auth: key = sv.keys.check(token_from_headers(request.headers), "predict", name).name
         loaded = sv.get(name)
@@ -225,9 +226,12 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
         body = await asyncio.wait_for(_read_body(request, int(opts["max_body_mb"] * 1e6)), opts["timeout"])
         parsed = parse(body, request.headers.get("content-type", ""), loaded.spec)   # (rows, text?, protocol fields)
         rows, text, meta = parsed if len(parsed) == 3 else (*parsed, {})
-        X, keep, warns, cols = prepare_columns(loaded.spec, rows, opts, text)
+        X, keep, warns, cols = prepare_columns(loaded.spec, rows, opts, text, loaded.build)
         try:
-            preds, proba = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, loaded.predict, X), opts["timeout"])
+            if loaded.runtime == "onnx" and len(cols[loaded.spec.features[0]]) <= INLINE_ROWS:
+                preds, proba = loaded.predict(X)      # microseconds: a thread hop would cost more than the model
+            else:
+                preds, proba = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, loaded.predict, X), opts["timeout"])
         except asyncio.TimeoutError:
             status, payload = self.error(504, f"{loaded.ref} did not answer within {opts['timeout']:g} s ([serving] timeout).", rid, name, kind="timeout")
         except Exception as e:
@@ -238,8 +242,8 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
             answered = str(meta.get("id") or rid)
             payload = answer(loaded, str(sv.refs[name]), preds, proba, keep, warns, answered)
             if self.writer is not None:        # the prediction log: a queue append, never I/O
-                done = self.writer.submit(loaded, answered, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba)
-                if done != "off": self.m["log"].labels(name, done).inc(len(preds))
+                logged = self.writer.submit(loaded, answered, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba)
+                if logged != "off": self.m["log"].labels(name, logged).inc(len(preds))
     except AccessDenied as e: status, payload = self.error(e.status, str(e), rid, name, kind="auth")
     except NotFoundError as e: status, payload = self.error(404, str(e), rid, name, kind="not_found")
     except InvalidInput as e:
@@ -251,9 +255,10 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
         status, payload = 500, {"error": f"Internal error: {type(e).__name__}", "error_code": "INTERNAL", "request_id": rid}
     headers = {"x-request-id": rid}
     if loaded is not None: headers["x-model-version"] = str(loaded.version)
-    known = name if name in sv.refs else "-"
+    known, took = name if name in sv.refs else "-", time.perf_counter() - t0
     self.m["requests"].labels(known, protocol, str(status)).inc()
-    self.m["latency"].labels(known, protocol).observe(time.perf_counter() - t0)
+    self.m["latency"].labels(known, protocol).observe(took)
+    if known != "-": sv.stats[name].add(took * 1000, status, loaded.version if loaded is not None and status < 400 else None, logged)
     return Response(json.dumps(payload, allow_nan=False, default=str).encode(), status, headers, media_type="application/json")
 
 # %% ../nbs/17_serve.ipynb #17-serve-041
@@ -344,7 +349,8 @@ def _status_routes(app, serving, writer=None):
     ready = lambda: serving.ready and len(serving.current) == len(serving.refs)
     def models():
         log = writer.status() if writer is not None else {}
-        return {n: {"ref": str(serving.refs[n]), "version": l.version, "run_id": l.run_id, "loaded_at": l.loaded_at,
+        return {n: {"ref": str(serving.refs[n]), "version": l.version, "runtime": l.runtime, "runtime_note": l.note,
+                    "run_id": l.run_id, "loaded_at": l.loaded_at,
                     "inputs": l.spec.features, "passthrough": l.spec.passthrough, "schema_from": l.spec.source,
                     "log": log.get(n)}        # this worker's prediction log: rows waiting, accepted, dropped, sampled, written
                 for n, l in serving.current.items()}
@@ -352,7 +358,7 @@ def _status_routes(app, serving, writer=None):
         l = serving.current.get(name)
         if l is None: return JSONResponse({"error": f"Model {name!r} is not served here; served: {', '.join(sorted(serving.refs))}."}, 404)
         dt = {"int": "INT64", "float": "FP64", "bool": "BOOL"}
-        return {"name": name, "versions": [str(l.version)], "platform": "mlwork-sklearn",
+        return {"name": name, "versions": [str(l.version)], "platform": f"mlwork-{l.runtime}",
                 "inputs": [{"name": f, "datatype": dt.get(l.spec.columns[f].kind, "BYTES"), "shape": [-1]} for f in l.spec.features],
                 "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
                            + ([{"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(l.classes)]}] if l.classes else [])}
@@ -476,7 +482,7 @@ def app_from_env():
     import logging
     cfg = json.loads(os.environ[ENV])
     ws = Workspace.open(cfg["root"])
-    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, cfg["refs"], auth=cfg["auth"]).start()
+    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, cfg["refs"], auth=cfg["auth"], runtime=cfg.get("runtime")).start()
     m, log = metrics(), logging.getLogger("mlwork.serve")
     def on_error(name, e):
         m["log_errors"].labels(name).inc(); log.warning("prediction log of %s: write failed, will retry: %s: %s", name, type(e).__name__, e)
@@ -485,16 +491,17 @@ def app_from_env():
     return create_app(sv, lifespan=serving_lifespan(sv, cfg["server"], cfg["url"], writer=writer), writer=writer, blobs=ws.blobs)
 
 # %% ../nbs/17_serve.ipynb #17-serve-029
-def run_server(ws, refs, host:str="127.0.0.1", port:int=8000, workers:int|None=None, auth:bool=True, log_level:str="info"):
+def run_server(ws, refs, host:str="127.0.0.1", port:int=8000, workers:int|None=None, auth:bool=True, log_level:str="info",
+               runtime:str|None=None):
     "Serve `refs` (e.g. ['churn@production']) from workspace `ws` until SIGTERM/SIGINT."
     check_host(host, auth)
-    sv = preflight(ws, refs, auth)
+    sv = preflight(ws, refs, auth, runtime)
     workers = int(workers or sv.options["workers"])
     if workers < 1: raise MlworkError(f"Bad --workers {workers}: expected 1 or more.")
     mp = tempfile.mkdtemp(prefix="mlwork-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = mp      # before prometheus_client is imported anywhere in a worker
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    os.environ[ENV] = json.dumps({"root": str(ws.root), "refs": [str(r) for r in sv.refs.values()], "auth": auth,
+    os.environ[ENV] = json.dumps({"root": str(ws.root), "refs": [str(r) for r in sv.refs.values()], "auth": auth, "runtime": runtime,
                                   "server": uuid.uuid4().hex, "url": url})
     import uvicorn
     try:
@@ -541,11 +548,13 @@ def serve_cli(ctx, path):
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Worker processes (default: [serving] workers, 1).")
 @click.option("--no-auth", is_flag=True, help="Serve without API keys (only on a loopback host).")
+@click.option("--runtime", default=None, type=click.Choice(["sklearn", "onnx"]),
+              help="onnx: answer with the parity-checked ONNX export in onnxruntime (default: [serving] runtime, sklearn).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context
-def serve_run(ctx, refs, host, port, workers, no_auth, log_level):
+def serve_run(ctx, refs, host, port, workers, no_auth, runtime, log_level):
     "Serve REFS (e.g. churn@production fraud@3) until stopped (Ctrl-C / SIGTERM finishes requests in flight)."
-    run_server(_ws(ctx), list(refs), host=host, port=port, workers=workers, auth=not no_auth, log_level=log_level)
+    run_server(_ws(ctx), list(refs), host=host, port=port, workers=workers, auth=not no_auth, log_level=log_level, runtime=runtime)
 
 @serve_cli.command("ls")
 @click.option("--all", "all_", is_flag=True, help="Also stopped and stale servers.")

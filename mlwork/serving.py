@@ -16,21 +16,23 @@ from .keys import KeyRing
 from . import audit
 
 # %% auto #0
-__all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'serving_settings', 'InputProblem', 'InvalidInput', 'InputSpec', 'check_columns',
-           'rows_to_columns', 'to_frame', 'prepare', 'prepare_columns', 'Loaded', 'warm_rows', 'load_version', 'Watch',
-           'Serving', 'register_server', 'heartbeat', 'unregister_server', 'list_servers', 'check_host', 'free_port',
-           'preflight', 'ServerHandle', 'serve_in_background']
+__all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'SERVED_COLUMNS', 'serving_settings', 'InputProblem', 'InvalidInput', 'InputSpec',
+           'check_columns', 'rows_to_columns', 'to_frame', 'prepare', 'prepare_columns', 'Loaded', 'warm_rows',
+           'onnx_runtime', 'load_version', 'Watch', 'Stats', 'Serving', 'register_server', 'heartbeat',
+           'unregister_server', 'list_servers', 'served', 'check_host', 'free_port', 'preflight', 'ServerHandle',
+           'serve_in_background']
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-005
 SERVING_DEFAULTS = {"reload_interval": 0.5, "unseen_categories": "warn", "unexpected_nulls": "reject", "extra_columns": "ignore", "max_rows": 10000,
-                    "max_body_mb": 20.0, "timeout": 30.0, "details": True, "heartbeat": 5.0, "workers": 1,
+                    "max_body_mb": 20.0, "timeout": 30.0, "details": True, "heartbeat": 5.0, "workers": 1, "runtime": "sklearn",
                     # the prediction log (mlwork.predlog)
                     "log": True, "log_sample": 1.0, "log_batch_rows": 5000, "log_flush_seconds": 5.0, "log_queue_rows": 100000,
                     "log_drop_columns": (), "log_hash_columns": (), "log_retention_days": 0.0, "feedback_lookback_days": 30.0}
-PER_MODEL = ("unseen_categories", "unexpected_nulls", "extra_columns", "max_rows", "timeout", "details", "log", "log_sample", "log_batch_rows",
+PER_MODEL = ("unseen_categories", "unexpected_nulls", "extra_columns", "max_rows", "timeout", "details", "runtime", "log", "log_sample", "log_batch_rows",
              "log_flush_seconds", "log_queue_rows", "log_drop_columns", "log_hash_columns", "log_retention_days",
              "feedback_lookback_days")
-_CHOICES = {"unseen_categories": ("reject", "warn"), "unexpected_nulls": ("reject", "warn"), "extra_columns": ("refuse", "ignore")}
+_CHOICES = {"unseen_categories": ("reject", "warn"), "unexpected_nulls": ("reject", "warn"), "extra_columns": ("refuse", "ignore"),
+            "runtime": ("sklearn", "onnx")}
 _ZERO_OK = ("log_retention_days",)      # 0: keep forever
 
 def _value(key, raw, where):
@@ -255,7 +257,9 @@ def prepare(spec:InputSpec, rows, opts:dict, text:bool=False) -> tuple:
     "Check `rows` (records or columns) against `spec`; return (frame, passthrough columns, warnings) or raise `InvalidInput`."
     return prepare_columns(spec, rows, opts, text)[:3]
 
-def prepare_columns(spec:InputSpec, rows, opts:dict, text:bool=False) -> tuple:
+def prepare_columns(spec:InputSpec, rows, opts:dict, text:bool=False,
+                    build=None,        # (columns, n) -> the model's input; default: `to_frame` (`Loaded.build` for a served version)
+                   ) -> tuple:
     "`prepare`, and the checked feature values as columns {name: list} (what the prediction log writes): a 4-tuple."
     cols, n = rows_to_columns(rows)
     if n > opts.get("max_rows", SERVING_DEFAULTS["max_rows"]):
@@ -263,7 +267,7 @@ def prepare_columns(spec:InputSpec, rows, opts:dict, text:bool=False) -> tuple:
     problems, warnings, extra = check_columns(spec, cols, n, opts, text)
     if problems: raise InvalidInput(problems)
     keep = {c: cols[c] for c in spec.passthrough if c in cols}
-    try: X = to_frame(spec, cols, n)
+    try: X = build(cols, n) if build is not None else to_frame(spec, cols, n)
     except (ValueError, TypeError, OverflowError) as e:     # a value the checks let through but pandas cannot take
         raise InvalidInput([InputProblem(None, "kind", "values the model's columns can hold", f"{type(e).__name__}: {show(str(e), 120)}")]) from None
     return X, keep, warnings, {f: cols[f] for f in spec.features}
@@ -279,17 +283,29 @@ class Loaded:
     spec: InputSpec
     loaded_at: float
     classes: list|None = None
+    runtime: str = "sklearn"       # what answers: 'sklearn' (the registered model) or 'onnx' (its parity-checked export)
+    note: str|None = None          # why it is not the runtime the settings asked for
 
     ref = property(lambda self: f"{self.name}@{self.version}")
 
+    def build(self, cols:dict, n:int):
+        "The model's input from checked columns: a DataFrame for scikit-learn, an onnxruntime feed (no DataFrame) for ONNX."
+        return self.model.feed_columns(cols) if self.runtime == "onnx" else to_frame(self.spec, cols, n)
+
     def predict(self, X) -> tuple:
         "(predictions, probabilities or None) as lists; probabilities are one list per row, in `classes` order."
-        if self.classes is not None:
-            import numpy as np
-            proba = self.model.predict_proba(X)
-            return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)].tolist(), proba.tolist()
-        out = self.model.predict(X)
-        return (out.tolist() if hasattr(out, "tolist") else list(out)), None
+        import numpy as np
+        if self.runtime == "onnx":
+            out = self.model.run(X)
+            proba = out.get("probabilities")
+            if proba is None:
+                v = out["label"] if "label" in out else next(iter(out.values()))
+                return np.asarray(v).ravel().tolist(), None
+        elif self.classes is not None: proba = self.model.predict_proba(X)
+        else:
+            out = self.model.predict(X)
+            return (out.tolist() if hasattr(out, "tolist") else list(out)), None
+        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)].tolist(), proba.tolist()
 
 def warm_rows(spec:InputSpec, n:int=1) -> dict:
     "Columns of `n` plausible rows made from the spec (middle of the range, first category)."
@@ -316,19 +332,36 @@ def _train_schema(store, datasets, run_id:str, name:str, version:int):
     if sig: return Schema.from_dict(sig), f"{name}@{version} (model signature)"
     return None, f"{name}@{version} (model features)"
 
-def load_version(store, registry, datasets, name:str, version:int) -> Loaded:
-    "Load `name@version`, build its input spec and warm it; raise on any failure (nothing is swapped then)."
+def onnx_runtime(registry, ref:str, export:bool=True) -> tuple:
+    "(OnnxModel, None) for `ref`'s parity-checked ONNX export (exported now when it has none and `export`), or (None, why not)."
+    da = registry.derived(ref, passed=None)
+    if da is not None and not da.passed:
+        return None, f"its ONNX export failed the parity gate: {(da.parity or {}).get('detail', '')}".rstrip(": ")
+    try: return registry.load_onnx(ref, export=export), None
+    except MlworkError as e: return None, f"{type(e).__name__}: {e}"     # the converter refused a step, no onnx extra, parity failed
+
+def load_version(store, registry, datasets, name:str, version:int, runtime:str="sklearn") -> Loaded:
+    "Load `name@version` (with `runtime`), build its input spec and warm it; raise on any failure (nothing is swapped then)."
     ref = f"{name}@{version}"
     mv = registry.resolve(ref) if hasattr(registry, "resolve") else registry.get(ref)
-    model = registry.load(ref)
+    model, note = None, None
+    if runtime == "onnx":
+        model, note = onnx_runtime(registry, ref)
+        if model is None:      # the scikit-learn model answers; the event says why, once per process and version
+            note = f"served by scikit-learn, not ONNX: {note}"
+            with store.transaction(what=f"recording the runtime of {ref}") as conn:
+                audit.record(conn, "serve_runtime_fallback", model=name, version=int(version), reason=note[:500],
+                             details={"asked": "onnx", "pid": os.getpid()})
+    used = "onnx" if model is not None else "sklearn"
+    if model is None: model = registry.load(ref)
     schema, source = _train_schema(store, datasets, mv.run_id, name, version)
     spec = InputSpec.build(model, schema, source)
     classes = getattr(model, "classes_", None)
     loaded = Loaded(name, int(version), mv.run_id, model, spec, time.time(),
-                    [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None and hasattr(model, "predict_proba") else None)
+                    [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None and hasattr(model, "predict_proba") else None,
+                    used, note)
     for n in (1, 1, 100):
-        X = to_frame(spec, warm_rows(spec, n), n)
-        loaded.predict(X)
+        loaded.predict(loaded.build(warm_rows(spec, n), n))
     return loaded
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-029
@@ -359,10 +392,34 @@ class Watch:
             out[n] = ref.version if ref.version is not None else newest.get(n) if ref.latest else aliases.get((n, ref.alias))
         return out, stamp
 
+# %% ../nbs/05g_serving.ipynb #d148ab89
+class Stats:
+    "Counters of one served model in one process since it started (updated by the request handler, read by the heartbeat)."
+    def __init__(self, keep:int=2000):
+        import collections
+        self.requests, self.errors, self.log_dropped, self.versions = 0, 0, 0, {}
+        self.recent = collections.deque(maxlen=keep)       # latencies (ms) of the last `keep` answered requests
+
+    def add(self, ms:float, status:int, version:int|None=None, log:str|None=None):
+        "Count one request: its latency, its HTTP status, the version that answered it and what the log did."
+        self.requests += 1
+        if status >= 400: self.errors += 1
+        else: self.recent.append(ms)
+        if version is not None: self.versions[version] = self.versions.get(version, 0) + 1
+        if log == "dropped": self.log_dropped += 1
+
+    def snapshot(self) -> dict:
+        import numpy as np
+        lat = np.fromiter(list(self.recent), dtype="float64")
+        p50, p99 = (np.percentile(lat, [50, 99]).round(2).tolist() if len(lat) else (None, None))
+        return {"requests": self.requests, "errors": self.errors, "p50_ms": p50, "p99_ms": p99, "log_dropped": self.log_dropped,
+                "by_version": {str(k): v for k, v in self.versions.items()}}
+
 # %% ../nbs/05g_serving.ipynb #05g-serving-031
 class Serving:
     "The models one server process serves, the API keys it accepts, and the watcher that keeps both current."
-    def __init__(self, store, registry, datasets, settings, refs, auth:bool=True):
+    def __init__(self, store, registry, datasets, settings, refs, auth:bool=True,
+                 runtime:str|None=None):     # 'sklearn' or 'onnx' for every model (default: the settings' `runtime`)
         self.store, self.registry, self.datasets, self.settings, self.auth = store, registry, datasets, settings, auth
         parsed = [parse_ref(r) if isinstance(r, str) else r for r in (refs if isinstance(refs, (list, tuple)) else [refs])]
         if not parsed: raise MlworkError("Nothing to serve: name at least one model reference, e.g. churn@production.")
@@ -372,6 +429,11 @@ class Serving:
             self.refs[r.name] = r if not r.bare else parse_ref(f"{r.name}@latest")
         self.options = serving_settings(settings)
         self.model_options = {n: serving_settings(settings, n) for n in self.refs}
+        if runtime is not None:
+            if runtime not in _CHOICES["runtime"]:
+                raise MlworkError(f"Bad runtime {runtime!r}: expected {' or '.join(_CHOICES['runtime'])}.")
+            for o in self.model_options.values(): o["runtime"] = runtime
+        self.stats = {n: Stats() for n in self.refs}
         self.watch = Watch(self.refs)
         self.current: dict = {}          # name -> Loaded
         self.failed: dict = {}           # (name, version) -> error text, not retried until the reference moves again
@@ -384,7 +446,7 @@ class Serving:
         for name, ref in self.refs.items():
             v = points[name]
             if v is None: raise NotFoundError(f"Cannot serve {ref}: model {name!r} has no {'versions' if ref.latest else f'alias {ref.alias!r}'}.")
-            self.current[name] = load_version(self.store, self.registry, self.datasets, name, v)
+            self.current[name] = load_version(self.store, self.registry, self.datasets, name, v, self.model_options[name]["runtime"])
         if self.auth: self.keys = KeyRing.load(self.store)
         self.ready, self.last_poll = True, time.time()
         return self
@@ -425,7 +487,7 @@ def switch(self:Serving, name:str, version:int) -> str:
     why = self.refusal(name, version)
     try:
         if why: raise MlworkError(why)
-        new = load_version(self.store, self.registry, self.datasets, name, version)
+        new = load_version(self.store, self.registry, self.datasets, name, version, self.model_options[name]["runtime"])
     except Exception as e:
         text = f"{type(e).__name__}: {e}"
         self.failed[(name, version)] = text
@@ -466,8 +528,9 @@ def watch_forever(self:Serving, stop:threading.Event, on_change=None, on_error=N
 
 @patch
 def describe(self:Serving) -> dict:
-    "What this process serves: {name: {ref, version}}."
-    return {n: {"ref": str(self.refs[n]), "version": l.version} for n, l in self.current.items()}
+    "What this process serves and how it went since it started: {name: {ref, version, runtime, requests, errors, …}}."
+    return {n: {"ref": str(self.refs[n]), "version": l.version, "runtime": l.runtime} | self.stats[n].snapshot()
+            for n, l in self.current.items()}
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-036
 def register_server(store, server:str, url:str, models:dict) -> str:
@@ -498,11 +561,28 @@ def list_servers(store, all:bool=False, beat:float=SERVING_DEFAULTS["heartbeat"]
         rows = conn.execute(q).mappings().all()
     now = time.time()
     df = pd.DataFrame([{"server": r["server"][:8], "url": r["url"], "host": r["host"], "pid": r["pid"],
-                        "models": ", ".join(f"{m['ref']} (v{m['version']})" for m in (r["models"] or {}).values()),
+                        "models": ", ".join(f"{m['ref']} (v{m['version']}{', onnx' if m.get('runtime') == 'onnx' else ''}"
+                                            f"{', %d requests' % m['requests'] if m.get('requests') else ''})" for m in (r["models"] or {}).values()),
                         "status": "stopped" if r["stopped_at"] else "up" if r["heartbeat_at"] >= now - 3 * beat else "stale",
                         "started": r["started_at"], "heartbeat": r["heartbeat_at"]} for r in rows],
                       columns=["server", "url", "host", "pid", "models", "status", "started", "heartbeat"])
     for c in ("started", "heartbeat"): df[c] = pd.to_datetime(df[c].astype("float64"), unit="s", utc=True)
+    return df
+
+SERVED_COLUMNS = ["model", "ref", "version", "runtime", "requests", "errors", "p50_ms", "p99_ms", "log_dropped", "server", "url", "pid", "heartbeat"]
+
+def served(store, name:str|None=None, beat:float=SERVING_DEFAULTS["heartbeat"]):
+    "What the running servers serve, a row per process and model: version, runtime and counters since the process started (as of its last heartbeat)."
+    import pandas as pd
+    with store.transaction(write=False) as conn:
+        rows = conn.execute(sa.select(servers_t).where(servers_t.c.stopped_at.is_(None), servers_t.c.heartbeat_at >= time.time() - 3 * beat)
+                            .order_by(servers_t.c.started_at)).mappings().all()
+    out = [{"model": n, "ref": m.get("ref"), "version": m.get("version"), "runtime": m.get("runtime", "sklearn"),
+            **{k: m.get(k, 0) for k in ("requests", "errors", "log_dropped")}, "p50_ms": m.get("p50_ms"), "p99_ms": m.get("p99_ms"),
+            "server": r["server"][:8], "url": r["url"], "pid": r["pid"], "heartbeat": r["heartbeat_at"]}
+           for r in rows for n, m in (r["models"] or {}).items() if name is None or n == name]
+    df = pd.DataFrame(out, columns=SERVED_COLUMNS)
+    df["heartbeat"] = pd.to_datetime(df["heartbeat"].astype("float64"), unit="s", utc=True)
     return df
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-046
@@ -522,12 +602,14 @@ def free_port(host:str="127.0.0.1") -> int:
         s.bind((host, 0)); return s.getsockname()[1]
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-048
-def preflight(ws, refs, auth):
-    "Check the references and settings in this process, so a typo fails before any worker starts."
-    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, list(refs), auth=auth)
+def preflight(ws, refs, auth, runtime:str|None=None):
+    "Check the references and settings in this process, so a typo fails before any worker starts; export ONNX once for `runtime` onnx."
+    sv = Serving(ws.store, ws.registry, ws.datasets, ws.settings, list(refs), auth=auth, runtime=runtime)
     points, _ = sv.watch.read(ws.store)
     missing = [str(sv.refs[n]) for n, v in points.items() if v is None]
     if missing: raise NotFoundError(f"Nothing to serve for {', '.join(missing)}: no such alias or version (see `mlwork models ls`).")
+    for n, v in points.items():        # here, not in every worker at once
+        if sv.opts(n)["runtime"] == "onnx": onnx_runtime(ws.registry, f"{n}@{v}")
     return sv
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-049
@@ -575,14 +657,14 @@ class ServerHandle:
         return f"ServerHandle({self.url}, serving {', '.join(self.refs)}, {'running' if self.running else f'exited {self.proc.returncode}'})"
 
 def serve_in_background(ws, *refs, host:str="127.0.0.1", port:int|None=None, workers:int=1, auth:bool=True,
-                        wait:bool=True, timeout:float=90.0, env:dict|None=None) -> ServerHandle:
+                        runtime:str|None=None, wait:bool=True, timeout:float=90.0, env:dict|None=None) -> ServerHandle:
     "Start `mlwork serve REFS` as a child process on a free port; return its handle (ready when `wait`)."
     check_host(host, auth)
-    preflight(ws, refs, auth)
+    preflight(ws, refs, auth, runtime)
     port = port or free_port(host)
     log = tempfile.NamedTemporaryFile(prefix="mlwork-serve-", suffix=".log", delete=False)
     cmd = [sys.executable, "-c", "from mlwork.serve import serve_cli; serve_cli(prog_name='mlwork serve')", "-w", str(ws.root), "run", *refs, "--host", host, "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning"] + ([] if auth else ["--no-auth"])
+           "--workers", str(workers), "--log-level", "warning"] + ([] if auth else ["--no-auth"]) + (["--runtime", runtime] if runtime else [])
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env={**os.environ, **(env or {})}, cwd=str(ws.root))
     h = ServerHandle(proc, f"http://{host}:{port}", list(refs), log.name)

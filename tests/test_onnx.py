@@ -172,3 +172,87 @@ def test_registry_export_of_each_demo_model(edge_ws):
         da = edge_ws.registry.export(f"churn@{v}", max_rows=1000)
         assert da.passed and da.version == v, da.parity
         assert da.parity["data"] == "churn@1 (1,000 of 3,000 rows, sampled with seed 0)"
+
+
+def test_onnx_runtime_serving_through_hot_reload(tmp_path, churn):
+    """`--runtime onnx` answers from the parity-checked export, through alias moves with no failed request; a version the
+    converter refuses is served by scikit-learn (an event says why); the prediction log and the heartbeat see both."""
+    import threading, time, urllib.request
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from mlwork import audit
+    from mlwork.predlog import window
+    from mlwork.serving import served
+    from mlwork.workspace import Workspace
+    ref, cur = churn
+    ws = Workspace.init(tmp_path / "ws")
+    with open(ws.settings.file, "a") as f: f.write("\n[serving]\nreload_interval = 0.2\nheartbeat = 0.3\nlog_flush_seconds = 0.5\n")
+    ws.close(); ws = Workspace.open(tmp_path / "ws")
+    dv = ws.datasets.log(ref, "churn", target="churned", id="customer_id", time="period")
+    models = {}
+    refused = make_pipeline(ColumnTransformer([("logs", FunctionTransformer(np.log1p), ["tenure_months", "age"])]),
+                            LogisticRegression())
+    for kind, m in (("logreg", demo_pipeline("logreg", ref[FEATURES])), ("random_forest", demo_pipeline("random_forest", ref[FEATURES])),
+                    ("refused", refused)):
+        cols = ["tenure_months", "age"] if kind == "refused" else FEATURES
+        m.fit(ref[cols], ref["churned"])
+        with ws.start_run("onnx-serve") as run:
+            run.use_dataset(dv, role="train"); run.log_model(m)
+        models[ws.registry.register(run, "churn", description=kind).version] = (m, cols)
+    ws.registry.promote("churn", 1, reason="test: logreg")
+    rows = json.loads(cur[["customer_id"] + FEATURES].head(5).to_json(orient="records"))
+
+    def ask(timeout=10):
+        req = urllib.request.Request(h.url + "/models/churn/predict", json.dumps(rows).encode(), {"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as r: return json.loads(r.read())
+
+    seen, failures, stop = [], [], threading.Event()
+    def load():
+        while not stop.is_set():
+            try: seen.append((time.time(), ask()))
+            except Exception as e: failures.append(repr(e))
+
+    def wait_for(version, since, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            recent = [o["version"] for t, o in seen if t > since]
+            if len(recent) >= 10 and all(v == version for v in recent[-10:]): return
+            time.sleep(0.1)
+        raise AssertionError(f"v{version} not serving after {timeout}s: {[o['version'] for _, o in seen[-20:]]}")
+
+    h = ws.serve("churn@production", auth=False, runtime="onnx")
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    try:
+        for t in threads: t.start()
+        time.sleep(0.5)
+        t0 = time.time(); ws.registry.promote("churn", 2, reason="test: the forest, exported on the way"); wait_for(2, t0)
+        t1 = time.time(); ws.registry.promote("churn", 3, reason="test: not convertible", gates=[]); wait_for(3, t1)
+        time.sleep(1.0)                                    # a heartbeat or two
+        stats = served(ws.store, "churn")
+    finally:
+        stop.set()
+        for t in threads: t.join()
+        code = h.stop()
+    assert code in (0, -15), h.logs()[-3000:]
+    assert not failures, failures[:5]
+    by_version = {}
+    for _, o in seen: by_version.setdefault(o["version"], []).append(o)
+    assert sorted(by_version) == [1, 2, 3], sorted(by_version)
+    assert {o["runtime"] for o in by_version[1] + by_version[2]} == {"onnx"}
+    assert {o["runtime"] for o in by_version[3]} == {"sklearn"}
+    frame = pd.DataFrame(rows)
+    for v, answers in by_version.items():                # each answer from the version it names, within the parity tolerance
+        m, cols = models[v]
+        want = m.predict_proba(frame[cols])
+        got = np.array([o["probabilities"] for o in answers])
+        assert np.abs(got - want[None]).max() <= 1e-4, (v, np.abs(got - want[None]).max())
+        assert all(o["predictions"] == m.predict(frame[cols]).tolist() for o in answers)
+    assert ws.registry.derived("churn@1").passed and ws.registry.derived("churn@2").passed
+    ev = [e for e in audit.events(ws.store, model="churn", actions="serve_runtime_fallback") if e["version"] == 3]
+    assert ev and "columntransformer/logs" in ev[0]["reason"] and "served by scikit-learn" in ev[0]["reason"], ev
+    assert stats.version.tolist() == [3] and stats.runtime.tolist() == ["sklearn"] and stats.requests.iloc[0] > 0, stats
+    logged = window(ws.store, ws.blobs, "churn", since=time.time() - 3600, on="request")
+    assert set(logged["_version"]) == {1, 2, 3} and logged["_request_id"].nunique() == len(seen)
+    ws.close()
