@@ -72,7 +72,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/drift.py
 	@dpkg -s wrk >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)   # serve.py's load client
 	$(BIN)/python bench/serve.py
-	$(BIN)/python bench/onnx.py
+	$(BIN)/python bench/onnx_latency.py
 	$(BIN)/python bench/import_mlflow.py
 
 clean:

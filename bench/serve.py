@@ -2,7 +2,7 @@
 the same three models, one load client for all, and a reload through an alias move.
 
     bash bench/setup_peers.sh                      # once: MLflow in bench/.venv-mlflow
-    .venv/bin/python bench/serve.py [--seconds 5] [--quick] [--skip-mlflow]
+    .venv/bin/python bench/serve.py [--seconds 5] [--quick] [--skip-mlflow] [--runtime onnx]
 
 Models: the demo churn pipeline (the train job's logreg: impute + scale numbers, one-hot categories, 10 features),
 a one-hot + scaler + logistic-regression pipeline on three columns, and a RandomForest(100) on breast_cancer (30
@@ -13,6 +13,11 @@ The load client (`load` below, "keep-alive http.client threads"): N threads in t
 keep-alive connection, posting the same body back to back for `--seconds` after a 1 s warm-up; latency is the time of
 one request/response. Bodies: mlwork `/models/NAME/predict` with records; MLflow `/invocations` with
 `dataframe_records`; the bare app `/predict` with records. Client and servers share the machine's cores.
+
+`--runtime onnx` (issue 17): mlwork serves each model's parity-checked ONNX export in onnxruntime, and the ceiling is
+a bare FastAPI + uvicorn + onnxruntime app (bench/_serve_bare_onnx.py) on the same exported model; MLflow still
+serves scikit-learn (it has no ONNX runtime of its own for these models). The reload then includes the export and
+parity check of the new version.
 
 The reload: 8 clients on demo@production while the alias moves to another version; failures and the time from the
 promotion's commit to the first answer from the new version.
@@ -153,6 +158,7 @@ def main():
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--log-only", action="store_true", help="only the prediction log's cost (log on vs off, writer rows/s)")
     ap.add_argument("--rounds", type=int, default=3, help="on/off pairs per measurement of the log's cost")
+    ap.add_argument("--runtime", choices=["sklearn", "onnx"], default="sklearn", help="what mlwork serves with (and the bare app's runtime)")
     args = ap.parse_args()
     secs = 2.0 if args.quick else args.seconds
     tmp = Path(tempfile.mkdtemp(prefix="mlwork-bench-serve-"))
@@ -168,6 +174,9 @@ def main():
         df.to_parquet(tmp / f"{name}.parquet", index=False)
         specs.append({"name": name, "kind": kind, "data": str(tmp / f"{name}.parquet"), "features": feats, "target": target})
         with open(tmp / f"{name}.pkl", "wb") as f: pickle.dump((fitted[name], feats), f)
+        if args.runtime == "onnx":
+            folder, da = ws.registry.write_bundle(f"{name}@production", tmp / f"{name}-onnx")
+            print(f"{name}: ONNX export {da.parity['detail']}", flush=True)
     (tmp / "specs.json").write_text(json.dumps(specs))
     mlflow_uri = f"sqlite:///{tmp}/mlflow.db"
     env_mlflow = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -178,15 +187,17 @@ def main():
         subprocess.run([str(MLFLOW_BIN / "python"), str(HERE / "_serve_mlflow.py"), mlflow_uri, str(tmp / "specs.json"), str(HERE)],
                        check=True, env=env_mlflow, stdout=subprocess.DEVNULL)
     from mlwork.serve import serve_in_background
-    mlw = serve_in_background(ws, *(f"{n}@production" for n in models), workers=1)
+    mlw = serve_in_background(ws, *(f"{n}@production" for n in models), workers=1, runtime=args.runtime)
     results, procs = [], []
     try:
         for name, (kind, df, feats, target) in models.items():
             rows = json.loads(df[feats].head(100).to_json(orient="records"))
             servers = {"mlwork": (mlw.url, f"/models/{name}/predict", lambda r: r, {"authorization": f"Bearer {token}"})}
             p = free_port()
-            bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "_serve_bare:app", "--app-dir", str(HERE), "--port", str(p),
-                                     "--log-level", "warning", "--no-access-log"], env={**os.environ, "BARE_MODEL": str(tmp / f"{name}.pkl")})
+            app_mod = "_serve_bare_onnx:app" if args.runtime == "onnx" else "_serve_bare:app"
+            bare = subprocess.Popen([sys.executable, "-m", "uvicorn", app_mod, "--app-dir", str(HERE), "--port", str(p),
+                                     "--log-level", "warning", "--no-access-log"],
+                                    env={**os.environ, "BARE_MODEL": str(tmp / f"{name}.pkl"), "BARE_ONNX": str(tmp / f"{name}-onnx")})
             procs.append(bare); wait_http(f"http://127.0.0.1:{p}", bare, what="bare app")
             servers["bare FastAPI"] = (f"http://127.0.0.1:{p}", "/predict", lambda r: r, {})
             if not args.skip_mlflow:
@@ -210,8 +221,8 @@ def main():
         mlw.stop()
         for pr in procs:
             if pr.poll() is None: pr.kill()
-    report(results, reload, tmp)
-    report_log(measure_log(ws, token, models["demo"], secs, args.rounds), tmp)
+    report(results, reload, tmp, args.runtime)
+    if args.runtime == "sklearn": report_log(measure_log(ws, token, models["demo"], secs, args.rounds), tmp)
 
 
 def measure_reload(ws, mlw, token, model, secs):
@@ -320,7 +331,8 @@ def report_log(log, tmp):
     print(f"(results in {out / 'serve_log.json'}; workspace {tmp})")
 
 
-def report(results, reload, tmp):
+def report(results, reload, tmp, runtime="sklearn"):
+    print(f"\nmlwork and the bare app answer with {'onnxruntime (the parity-checked ONNX export)' if runtime == 'onnx' else 'scikit-learn'}; MLflow with scikit-learn")
     print("\n| model | rows | clients | server | req/s | p50 ms | p99 ms | failures | vs MLflow | vs bare |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     key = lambda r: (r["model"], r["rows"], r["clients"])
@@ -334,8 +346,9 @@ def report(results, reload, tmp):
           f"first answer from v2 {reload['switch_s']:.3f} s after the promotion committed; last from v1 {reload['old_after_s']:.3f} s after"
           if reload["switch_s"] is not None else f"\nreload: v2 never answered ({reload})")
     out = HERE / "out"; out.mkdir(exist_ok=True)
-    (out / "serve.json").write_text(json.dumps({"results": results, "reload": reload, "when": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
-    print(f"(results in {out / 'serve.json'}; workspace {tmp})")
+    name = "serve.json" if runtime == "sklearn" else f"serve_{runtime}.json"
+    (out / name).write_text(json.dumps({"runtime": runtime, "results": results, "reload": reload, "when": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
+    print(f"(results in {out / name}; workspace {tmp})")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from .store import prediction_segments as segments_t, feedback as feedback_t, mo
 from .serving import InputProblem, InvalidInput
 
 # %% auto #0
-__all__ = ['META', 'PREDICTION', 'PROBA', 'HASH_ENV', 'PredLogError', 'hash_key', 'hash_value', 'when', 'iso', 'Entry',
-           'segment_table', 'LogWriter', 'sweep', 'segments', 'traffic', 'window', 'parse_labels', 'match',
+__all__ = ['META', 'PREDICTION', 'PROBA', 'HASH_ENV', 'YIELD_EVERY', 'PredLogError', 'hash_key', 'hash_value', 'when', 'iso',
+           'Entry', 'segment_table', 'LogWriter', 'sweep', 'segments', 'traffic', 'window', 'parse_labels', 'match',
            'FeedbackResult', 'record_feedback', 'rematch', 'labelled', 'to_dataset']
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-006
@@ -122,9 +122,15 @@ def _arrow(kind:str, vals:list):
 
 def _hashed(vals:list, key):
     import pyarrow as pa
-    return pa.array([hash_value(v, key) for v in vals], pa.string())
+    out = []
+    for i in range(0, len(vals), 1000):
+        out.extend(hash_value(v, key) for v in vals[i:i + 1000])
+        time.sleep(0)            # the GIL to the request path now and then (see segment_table)
+    return pa.array(out, pa.string())
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-013
+YIELD_EVERY = 200      # entries the writer converts before it lets other threads run
+
 def segment_table(entries:list, opts:dict, key:bytes|None=None) -> tuple:
     "(Arrow table, index fields) of the entries of ONE model version; dropped columns are never read, hashed ones hashed here."
     import numpy as np, pyarrow as pa
@@ -137,9 +143,11 @@ def segment_table(entries:list, opts:dict, key:bytes|None=None) -> tuple:
     def add(name, arr): names.append(name); arrays.append(arr)
     def gather(get) -> list:
         out = []
-        for e in entries:
-            v = get(e)
-            out.extend(v if v is not None else [None] * e.n)
+        for i in range(0, len(entries), YIELD_EVERY):
+            for e in entries[i:i + YIELD_EVERY]:
+                v = get(e)
+                out.extend(v if v is not None else [None] * e.n)
+            time.sleep(0)        # hand the GIL to the request path: the writer never holds it for long (see below)
         return out
     features = [f for f in spec.features if f not in drop]
     passthrough = [c for c in spec.passthrough if c not in drop]
