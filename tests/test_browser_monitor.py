@@ -1,7 +1,8 @@
 """MonitorPanel in real JupyterLab and headless Chromium: a model with a quiet and a drifted month of scored data,
 the header says DRIFT, the drift heatmap marks drifted cells ●, the performance chart has its three traces and the
 actions table shows the first promotion; then click the payment_method cell of report #2 like a user and see its
-reference-against-current distribution in the DataExplorer's compare view."""
+reference-against-current distribution in the DataExplorer's compare view. A server row (as `mlwork serve
+churn@production` writes with its heartbeat) shows under "Serving now" with its version and counters."""
 import re, time
 from jupyter_browser import SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
 
@@ -12,7 +13,11 @@ ws = mw.Workspace.init("monitor-ws")
 m1, quiet, drifted = example_model(ws)
 roles = dict(target="churned", id="customer_id", time="period")
 ws.monitor.check("churn", ws.datasets.log(quiet, "churn-scored", **roles))
-ws.monitor.check("churn", ws.datasets.log(drifted, "churn-scored", **roles))''',
+ws.monitor.check("churn", ws.datasets.log(drifted, "churn-scored", **roles))
+from mlwork.serving import register_server        # what `mlwork serve churn@production` records with its heartbeat
+rid = register_server(ws.store, "s1", "http://127.0.0.1:8000", {"churn": {
+    "ref": "churn@production", "version": 1, "runtime": "onnx", "requests": 120, "errors": 3, "p50_ms": 1.2,
+    "p99_ms": 8.5, "log_dropped": 2, "by_version": {"1": 117}}})''',
     'p = mw.monitor_panel(ws, "churn")\np',
 ]
 
@@ -44,6 +49,15 @@ def test_monitor_panel_in_jupyterlab(jupyter_lab, browser_page):
     expect(header).not_to_contain_text("no dataset drift")
     expect(header).to_contain_text("retrain_on = never")
     expect(page.locator(".mlwork-status")).to_contain_text("2 report(s)")
+
+    # what is served: the alias and the prediction log's traffic, and the live server with its counters
+    expect(page.locator(".mlwork-serving")).to_contain_text("production = v1")
+    served = page.locator("table.mlwork-served-table tbody tr")
+    expect(served).to_have_count(1)
+    for text in ("churn@production", "v1", "onnx", "120", "3 (2.5%)", "1.2 ms", "8.5 ms"):
+        expect(served.first).to_contain_text(text)
+    expect(served.first.locator("td").last).to_have_text("2")                  # log drops
+    expect(served.first).not_to_contain_text("not loaded")
 
     # the drift heatmap: one heatmap trace, two report columns, drifted cells marked ● (none in the quiet month)
     plots = page.locator(".js-plotly-plot")
@@ -100,8 +114,8 @@ def test_monitor_panel_in_jupyterlab(jupyter_lab, browser_page):
     wait_kernel_idle(page)
     page.mouse.move(0, 0)                                                # no hover label in the pictures
     expect(heat.locator(".hovertext")).to_have_count(0)
-    heat.scroll_into_view_if_needed()
-    shot = screenshot(page, SCREENSHOTS / "monitor.png")                    # header, heatmap, the detail line
+    header.scroll_into_view_if_needed()
+    shot = screenshot(page, SCREENSHOTS / "monitor.png")                    # header, serving now, heatmap, the detail line
     dist.scroll_into_view_if_needed()
     compare = screenshot(page, SCREENSHOTS / "monitor-compare.png")         # the DataExplorer's compare view
     print(f"screenshots: {shot} {compare}")

@@ -1,5 +1,8 @@
 """PromotionPanel in real JupyterLab and headless Chromium: champion v1 against candidate v2, a refused
-promotion without a reason, then type a reason, click Promote, see v2 become the champion and the audit row."""
+promotion without a reason, then type a reason, click Promote, see v2 become the champion and the audit row.
+A server row (as `mlwork serve churn@production` writes with its heartbeat) says what is served: v1 with its
+counters under "Serving now", and after the promotion, in red, that the alias names v2 but the server has not
+loaded it yet."""
 import re, time
 from jupyter_browser import SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle, write_notebook
 
@@ -15,7 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 ws = mw.Workspace.init("promo-ws")
 (ws.root / "settings.ini").write_text((ws.root / "settings.ini").read_text() +
     "\\n[promotion]\\neval_dataset = churn@1\\nmin_metric = roc_auc >= 0.6\\nbeat_champion_by = 0.0\\n"
-    "schema_compatible = true\\nmax_latency_ms = 200\\n")
+    "schema_compatible = true\\nmax_latency_ms = 200\\n[serving]\\nheartbeat = 600\\n")
 ws = mw.Workspace.open(ws.root)
 ref, _ = churn_pair(3000, seed=5)
 dv = ws.datasets.log(ref, "churn", target="churned", id="customer_id", time="period")
@@ -26,7 +29,11 @@ for model in (LogisticRegression(max_iter=1000), RandomForestClassifier(50, max_
         run.log_model(model.fit(X, y))
     ws.registry.register(run, "churn", description=type(model).__name__)
 gates = ws.registry.promote("churn", 1, reason="first model")
-assert all(g.passed for g in gates)''',
+assert all(g.passed for g in gates)
+from mlwork.serving import register_server        # what `mlwork serve churn@production` records (beat: 600 s here)
+rid = register_server(ws.store, "s1", "http://127.0.0.1:8000", {"churn": {
+    "ref": "churn@production", "version": 1, "runtime": "onnx", "requests": 120, "errors": 3, "p50_ms": 1.2,
+    "p99_ms": 8.5, "log_dropped": 0, "by_version": {"1": 117}}})''',
     'p = promotion(ws, "churn")\np',
 ]
 
@@ -49,6 +56,13 @@ def test_promote_in_jupyterlab(jupyter_lab, browser_page):
     expect(gates).not_to_contain_text("FAIL")
     expect(page.locator("table.mlwork-metrics")).to_contain_text("roc_auc")
     expect(page.locator("table.mlwork-lineage")).to_contain_text("churn@1 (train)")
+    served = page.locator("table.mlwork-served-table tbody tr")                # what the server answers with now
+    expect(served).to_have_count(1)
+    for text in ("churn@production", "v1", "onnx", "120", "3 (2.5%)", "1.2 ms", "8.5 ms"):
+        expect(served.first).to_contain_text(text)
+    expect(served.first).not_to_contain_text("not loaded")
+    expect(served.first.locator("span[title]")).to_have_attribute("title", re.compile(r"at http://127\.0\.0\.1:8000: v1 onnx, 120 requests"))
+    expect(page.locator(".mlwork-served")).to_contain_text("median of the processes' p50")
     roc = page.locator(".js-plotly-plot")
     expect(roc).to_have_count(1, timeout=30_000)
     expect(roc.locator(".legendtext")).to_have_count(3)
@@ -75,6 +89,7 @@ def test_promote_in_jupyterlab(jupyter_lab, browser_page):
     expect(history.first).to_contain_text("promote")
     expect(history.first).to_contain_text("RF beats LR on churn@1")
     expect(candidate).to_contain_text("churn v1")                         # the old champion is now the candidate
+    expect(served.first).to_contain_text("churn@production is v2 now: not loaded yet")   # the server still answers with v1
     expect(page.locator(".widget-textarea textarea")).to_have_value("")
     expect(promote).to_be_enabled()
     expect(page.locator(".widget-output", has_text=re.compile("Traceback"))).to_have_count(0)
@@ -82,6 +97,6 @@ def test_promote_in_jupyterlab(jupyter_lab, browser_page):
     wait_kernel_idle(page)
     shot = screenshot(page, SCREENSHOTS / "promotion.png")                  # gates, buttons, status, audit log
     champion.scroll_into_view_if_needed()
-    top = screenshot(page, SCREENSHOTS / "promotion-top.png")               # headers, metrics, ROC overlay
+    top = screenshot(page, SCREENSHOTS / "promotion-top.png")               # headers, serving now, metrics, ROC overlay
     print(f"screenshots: {shot} {top}")
     assert shot.stat().st_size > 20_000 and top.stat().st_size > 20_000

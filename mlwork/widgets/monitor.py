@@ -10,7 +10,7 @@ import traitlets as T
 from fastcore.basics import patch
 from ..errors import NotFoundError
 from ..monitor_report import drift_heatmap, performance_figure
-from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time
+from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time, served_frame, served_html
 
 # %% auto #0
 __all__ = ['MonitorPanel', 'no_report_text', 'monitor_panel']
@@ -88,27 +88,30 @@ def _data_text(d:dict) -> str:
 
 @patch
 def _render_serving(self:MonitorPanel):
-    "What is being served: the versions the aliases point at, and the prediction log's traffic over `traffic_since` (requests, rows per version, drops)."
+    "What is being served: the versions the aliases point at, the prediction log's traffic over `traffic_since` (requests, rows per version, drops), and what the live servers answer with now (`served_html`)."
     ws, name = self._ws, self.name
     vs = ws.registry.versions(name)
     aliases = "; ".join(f"{a.strip()} = v{v}" for v, al in zip(vs.version, vs.aliases) for a in str(al or "").split(",") if a.strip())
     t = ws.monitor.traffic(name, since=self.traffic_since)
+    live = served_frame(ws, name)
     if not t["requests"] and not t["dropped_rows"]:
-        log = (f"no request logged in the last {html.escape(str(self.traffic_since))} (serve it: mlwork serve {html.escape(name)}@production; "
-               "the server logs every answer)")
+        log = f"no request logged in the last {html.escape(str(self.traffic_since))}" + (
+            "" if len(live) else f" (serve it: mlwork serve {html.escape(name)}@production; the server logs every answer)")
     else:
         per = ", ".join(f"v{v}: {fmt_number(n)}" for v, n in sorted(t["versions"].items()))
         log = (f"last {html.escape(str(self.traffic_since))}: <b>{fmt_number(t['requests'])}</b> requests, {fmt_number(t['rows'])} rows "
                f"({per}); {fmt_number(t['dropped_rows'])} rows dropped by the log (queue full), {fmt_number(t['sampled_out'])} sampled out; "
                f"last request {fmt_time(t['last'])} UTC")
-    live = next((d for d in self.reports if d.get("source") == "live"), None)
-    if live:
-        tr = live.get("traffic") or {}
-        log += (f"<br>latest live window: report #{live['id']}, {html.escape(_span(live))}: "
+    window = next((d for d in self.reports if d.get("source") == "live"), None)
+    if window:
+        tr = window.get("traffic") or {}
+        log += (f"<br>latest live window: report #{window['id']}, {html.escape(_span(window))}: "
                 f"{fmt_number(tr.get('requests'))} requests, latency p50 {fmt_number(tr.get('latency_ms_p50'), 3, 'ms')}, "
                 f"p99 {fmt_number(tr.get('latency_ms_p99'), 3, 'ms')}, {fmt_number(tr.get('labelled'))} rows labelled by feedback")
-    self.serving.value = (f"<div class='mlwork-serving'><b>Served</b>: {html.escape(aliases) or 'no alias set'} — {log}"
-                          "<br><small>errors: see the server's /metrics</small></div>")
+    now = served_html(live, vs, empty=f"No server is serving {name} now (none has sent a heartbeat lately): "
+                                      f"start one with mlwork serve {name}@production, then press Refresh.")
+    self.serving.value = (f"<div class='mlwork-serving'><b>Served</b>: {html.escape(aliases) or 'no alias set'} — {log}</div>"
+                          f"<div style='margin-top:4px'><b>Serving now</b> (the live server processes)</div>{now}")
 
 @patch
 def _draw_charts(self:MonitorPanel):

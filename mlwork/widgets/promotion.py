@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from ..audit import AuditError, require_reason
 from ..errors import NotFoundError
 from ..registry import GateFailed, RegistryError, LOWER_IS_BETTER
-from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table
+from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table, served_frame, served_html
 
 # %% auto #0
 __all__ = ['NO_EVAL_DATA', 'eval_data', 'header_html', 'gates_html', 'history_html', 'PromotionPanel', 'promotion']
@@ -106,6 +106,7 @@ class PromotionPanel(ErrorPane, W.VBox):
         self.champion_header, self.candidate_header = W.HTML(), W.HTML()
         self.picker = W.Dropdown(description="candidate", layout=W.Layout(width="420px"))
         self.data_note, self.metrics, self.slice_table, self.lineage, self.gates, self.history = (W.HTML() for _ in range(6))
+        self.serving = W.HTML()                                 # what the model servers answer with now
         self.curves_slot = ChartSlot(NO_EVAL_DATA, dict(template="plotly_white", width=470, height=420,
                                                         margin=dict(l=50, r=10, t=40, b=40), title="ROC curve"))
         self.reason = W.Textarea(placeholder="why? (required: it goes into the audit log)",
@@ -128,6 +129,7 @@ class PromotionPanel(ErrorPane, W.VBox):
         self.refresh_button.on_click(lambda _: self._action("refreshing", self.refresh))
         box = lambda *c, **kw: W.VBox(list(c), layout=W.Layout(margin="0 16px 0 0", **kw))
         self.body = W.VBox([W.HBox([box(self.champion_header, width="440px"), box(self.picker, self.candidate_header)]),
+                            W.HTML("<b>Serving now</b>"), self.serving,
                             self.data_note,
                             W.HBox([box(W.HTML("<b>Metrics on the same data</b>"), self.metrics,
                                         W.HTML("<b>By slice</b>"), self.slice_table), self.curves_slot]),
@@ -195,8 +197,17 @@ def refresh(self:PromotionPanel, candidate:int|None=None):
     finally: self._syncing = False
     if want == self.candidate: self._show()           # the trait does not fire: draw anyway
     else: self.candidate = want
+    self._show_serving(versions)
     self.history.value = history_html(self.reg.history(self.name))
     self._enable()
+
+@patch
+def _show_serving(self:PromotionPanel, versions=None):
+    "What the live servers answer with now (see `served_html`), read again with every refresh."
+    self.serving.value = served_html(served_frame(self.ws, self.name),
+                                     self.reg.versions(self.name) if versions is None else versions,
+                                     empty=f"No server is serving {self.name} now: start one with "
+                                           f"mlwork serve {self.name}@{self.alias}, then press Refresh.")
 
 @patch
 def _no_model(self:PromotionPanel):
