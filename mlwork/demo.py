@@ -144,7 +144,7 @@ def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print,
     for p in check.problems[:10]: echo(f"  [{p.severity}] {p.column}: {p.message}")
     champ = ws.registry.get(name, "production")
     predictions = out_dir / "predictions-month3.parquet"
-    score = ws.jobs.run("score", {"model_run": champ.run_id, "input": v3.ref, "output": str(predictions),
+    score = ws.jobs.run("score", {"model": champ.ref, "input": v3.ref, "output": str(predictions),
                                   "experiment": f"{name}-scoring"})
     echo(f"scored {v3.ref} with model {champ.ref} (production): job {score.id[:8]} {score.status} -> {predictions}")
     pol = ws.monitor.policy(name)

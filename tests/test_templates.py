@@ -36,11 +36,22 @@ def test_templates_with_plain_papermill(ws_root, tmp_path):
     pred = pd.read_parquet(tmp_path / "pred.parquet")
     assert len(pred) == len(cur) and list(pred.columns) == ["customer_id", "prediction", "probability"]
     assert pred.customer_id.tolist() == cur.customer_id.tolist()       # chunked, in order
+    # by registry reference, with the ONNX runtime (issue 17): the same rows, the same predictions within the parity tolerance
+    with Workspace.open(ws_root) as ws: ws.registry.register(model_run, "tplchurn")
+    papermill(ws_root, "score", tmp_path / "score-onnx.ipynb", model="tplchurn@1", runtime="onnx", input="churn@2",
+              output=str(tmp_path / "pred-onnx.parquet"), chunk_size=1000, experiment="tpl-score")
+    onnx = pd.read_parquet(tmp_path / "pred-onnx.parquet")
+    assert onnx.customer_id.tolist() == pred.customer_id.tolist() and (onnx.prediction == pred.prediction).mean() > 0.999
+    assert (onnx.probability - pred.probability).abs().max() < 1e-5
+    with Workspace.open(ws_root) as ws:
+        assert ws.registry.derived("tplchurn@1").passed
+        sc = ws.runs("tpl-score", order_by="start_time")
+        assert sc["tags.runtime"].tolist() == ["sklearn", "onnx"] and sc["tags.model"].iloc[-1] == "tplchurn@1"
     with Workspace.open(ws_root) as ws:
         ev = ws.runs("tpl-eval")
         assert ev.status[0] == "FINISHED" and ev["tags.model_run"][0] == model_run and "metrics.roc_auc" in ev
         sc = ws.runs("tpl-score")
-        assert sc["metrics.rows"][0] == len(cur)
+        assert (sc["metrics.rows"] == len(cur)).all()
 
 
 def test_train_job_through_mlwork_then_rerun_pins_the_dataset_version(ws_root):
