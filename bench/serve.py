@@ -216,7 +216,7 @@ def main():
                         print(f"{name:7} {size:>3} rows {clients} clients {server:12} {rps:8.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  failures {fails}", flush=True)
             for pr in procs[-2:] if not args.skip_mlflow else procs[-1:]:
                 (os.killpg(pr.pid, signal.SIGTERM) if pr.args[0].endswith("mlflow") else pr.terminate()); pr.wait(30)
-        reload = measure_reload(ws, mlw, token, models["demo"], secs)
+        reload = measure_reload(ws, mlw, token, models["demo"], secs, args.runtime)
     finally:
         mlw.stop()
         for pr in procs:
@@ -225,9 +225,10 @@ def main():
     if args.runtime == "sklearn": report_log(measure_log(ws, token, models["demo"], secs, args.rounds), tmp)
 
 
-def measure_reload(ws, mlw, token, model, secs):
-    "8 clients on demo@production; the alias moves to v2 mid-run."
+def measure_reload(ws, mlw, token, model, secs, runtime="sklearn"):
+    "8 clients on demo@production; the alias moves to v2 mid-run (with onnx, v2 is exported first, as a release would)."
     kind, df, feats, target = model
+    if runtime == "onnx": ws.registry.export("demo@2")
     body = json.dumps(json.loads(df[feats].head(1).to_json(orient="records"))).encode()
     versions, out = [], {}
     def move():

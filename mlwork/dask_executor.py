@@ -73,7 +73,7 @@ def package(jobs, job_id:str) -> dict:
     nb = Path(row["notebook"])
     return {"job_id": row["id"], "notebook_name": nb.name, "notebook": nb.read_bytes(), "spec": jobs._spec(job_id),
             "store": s.store, "artifacts": s.artifacts, "sections": s.sections, "user": current_user(),
-            "client": os.uname().nodename}
+            "client": os.uname().nodename, "notebook_path": str(nb.resolve())}
 
 class DaskExecutor:
     "Run jobs as tasks on a Dask cluster (`dask://HOST:PORT`); each task runs its job in a subprocess on the worker."
@@ -146,6 +146,7 @@ def run_task(payload:dict) -> dict:
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLWORK_")}
         env["MLWORK_USER"] = payload.get("user") or ""
+        env["MLWORK_CODE_PATH"] = payload.get("notebook_path") or ""      # runs record the client's notebook, not this temp copy
         cmd = [sys.executable, "-m", "mlwork.dask_executor", "--workspace", str(root), "--notebook", str(nb), job_id]
         proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         limit = (payload.get("spec") or {}).get("timeout")

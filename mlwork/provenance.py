@@ -52,8 +52,9 @@ def code_version() -> dict:
     out = dict(git_version(os.getcwd()))
     path = _kernel_notebook()
     if path:
-        out["code_path"] = str(Path(path).resolve())
-        out["code_digest"] = file_digest(out["code_path"])
+        local = str(Path(path).resolve())
+        out["code_path"] = os.environ.get("MLWORK_CODE_PATH") or local     # a job run elsewhere (a Dask worker) names the client's file
+        out["code_digest"] = file_digest(local)
     return out
 
 # %% ../nbs/03b_provenance.ipynb #03b-provenance-014

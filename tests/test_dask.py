@@ -102,6 +102,8 @@ def test_sweep_on_the_cluster_records_like_the_local_executor(team_ws, cluster):
         runs = j.runs()
         assert len(runs) == 1 and runs["metrics.loss"][0] == pytest.approx(1 / n)
         assert ws.get_run(runs.run_id[0]).info["job_id"] == j.id
+        info = ws.get_run(runs.run_id[0]).info
+        assert info["code_path"] == str((ws.root / "jobs" / "steps.ipynb").resolve()), info["code_path"]   # not the worker's temp copy
         assert "injected-parameters" in j.output_path.read_text() and "<html" in j.html_path.read_text()[:500].lower()
     # the executed notebook came back through the artifact store, not through this machine's job folder
     assert len(ws.runs("steps")) == 4
