@@ -17,6 +17,7 @@ from .store import (Store, insert_ignore, fast_execute, experiments as exp_t, ru
                     metrics as metrics_t, latest_metrics as latest_t, tags as tags_t, artifacts as art_t,
                     models as models_t, model_versions as versions_t, aliases as aliases_t,
                     alias_history as history_t, dataset_versions as dsv_t, run_datasets as rds_t,
+                    experiment_tags as exp_tags_t, model_tags as model_tags_t, model_version_tags as version_tags_t,
                     QUEUED, RUNNING, FINISHED, FAILED, KILLED)
 from .artifacts import BlobStore, check_path
 from .tracking import check_key, summary_value, METRIC_COLUMNS
@@ -107,10 +108,12 @@ class SqlSource:
     def has(self, table): return table in self.tables
 
     def experiments(self) -> list:
-        notes = dict(self.q("SELECT experiment_id, value FROM experiment_tags WHERE \"key\" = 'mlflow.note.content'")) \
-            if self.has("experiment_tags") else {}
+        tags = {}
+        for i, k, v in (self.q("SELECT experiment_id, \"key\", value FROM experiment_tags") if self.has("experiment_tags") else []):
+            tags.setdefault(str(i), {})[k] = v
         return [dict(id=str(i), name=n, artifact_location=a, deleted=(st == "deleted"), created=(ct or 0) / 1000,
-                     description=notes.get(i)) for i, n, a, st, ct in
+                     description=tags.get(str(i), {}).get("mlflow.note.content"), tags=tags.get(str(i), {}))
+                for i, n, a, st, ct in
                 self.q("SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time FROM experiments")]
 
     def runs(self, exp_ids:list) -> list:
@@ -208,7 +211,8 @@ class ClientSource:
         from mlflow.entities import ViewType
         return [dict(id=e.experiment_id, name=e.name, artifact_location=e.artifact_location,
                      deleted=e.lifecycle_stage == "deleted", created=(e.creation_time or 0) / 1000,
-                     description=e.tags.get("mlflow.note.content")) for e in self.client.search_experiments(view_type=ViewType.ALL)]
+                     description=e.tags.get("mlflow.note.content"), tags=dict(e.tags or {}))
+                for e in self.client.search_experiments(view_type=ViewType.ALL)]
 
     def runs(self, exp_ids:list) -> list:
         from mlflow.entities import ViewType
@@ -351,8 +355,17 @@ def _map_experiment(self:_Importer, conn, e:dict) -> int:
         eid = conn.execute(exp_t.insert().values(name=name, description=e.get("description"),
                                                  created_at=e["created"] or self.now)).inserted_primary_key[0]
         self.summary.experiments += 1
+    self._tags(conn, exp_tags_t, dict(experiment_id=eid), e.get("tags") or {}, f"experiment {name!r}")
     self.exp_map[e["id"]] = eid
     return eid
+
+@patch
+def _tags(self:_Importer, conn, table:sa.Table, owner:dict, tags:dict, what:str):
+    "Write the MLflow `tags` of one experiment, model or version (`owner`: its key columns); keep tags mlwork has."
+    ins = insert_ignore(self.store.dialect, table)
+    for k, v in tags.items():
+        if not self.key_ok(k, "tag"): self.summary.skip("tag name mlwork refuses", f"{what}:{k}"); continue
+        self.summary.tags += max(conn.execute(ins.values(**owner, key=k, value=v or "")).rowcount, 0)
 
 def _order(runs:list, parents:dict) -> list:
     "Runs with every parent before its children (then by start time), so parent links resolve in order."
@@ -710,6 +723,7 @@ def _registry(self:_Importer):
                 audit.record(conn, "imported", name, reason=reason,
                              details={"source": S.source, "description": m["description"], "mlflow_tags": mtags.get(name, {})})
                 S.models += 1
+            self._tags(conn, model_tags_t, dict(name=name), mtags.get(name, {}), f"model {name!r}")
             for v, got in todo: self._version(conn, v, got, vtags.get((name, int(v["version"])), {}), reason)
             for n, alias, ver in reg["aliases"]:
                 if n == name: self._alias(conn, name, alias, int(ver), reason)
@@ -724,11 +738,12 @@ def _version(self:_Importer, conn, v:dict, got:tuple, tags:dict, reason:str):
     old = conn.execute(sa.select(versions_t.c.run_id, versions_t.c.artifact_digest)
                        .where(versions_t.c.name == name, versions_t.c.version == n)).first()
     if old is not None:
-        if old[0] != run_id: S.skip("mlwork already has that model version from another run", f"{name}@{n}")
+        if old[0] != run_id: S.skip("mlwork already has that model version from another run", f"{name}@{n}"); return
         elif old[1] is None and digest:           # imported before without its model (e.g. now trust_pickle=True)
             conn.execute(versions_t.update().where(versions_t.c.name == name, versions_t.c.version == n)
                          .values(artifact_digest=digest, flavor=model_name, signature=sig))
         else: S.skip("model version already imported", f"{name}@{n}")
+        self._tags(conn, version_tags_t, dict(name=name, version=n), tags, f"{name}@{n}")   # tags it lacks (e.g. imported before 0006)
         return
     if model_name is None: S.skip("model version imported without a loadable model", f"{name}@{n}")
     conn.execute(versions_t.insert().values(name=name, version=n, run_id=run_id, artifact_digest=digest, signature=sig,
@@ -737,6 +752,7 @@ def _version(self:_Importer, conn, v:dict, got:tuple, tags:dict, reason:str):
     audit.record(conn, "imported", name, n, reason=reason,
                  details={"source": S.source, "run_id": run_id, "mlflow_source": v.get("source"), "stage": v.get("stage"),
                           "mlflow_user": v.get("user"), "mlflow_tags": tags, "model": model_name})
+    self._tags(conn, version_tags_t, dict(name=name, version=n), tags, f"{name}@{n}")
     S.versions += 1
 
 @patch

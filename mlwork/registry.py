@@ -619,3 +619,49 @@ def write_bundle(self:Registry, ref, folder, sample=None, max_rows:int=5000):
              "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(da.created_at)), "by": da.who,
              "description": mv.description or "-"}
     return write_bundle(ex, folder, f"{mv.name} version {mv.version} (ONNX edge bundle)", facts), da
+
+# %% ../nbs/05d_registry.ipynb #dccccafe
+from .store import model_tags as model_tags_t, model_version_tags as version_tags_t, upsert
+
+@patch
+def _tag_target(self:Registry, ref) -> tuple:
+    "(name, version) that `ref` names for tags: version None for a bare model name."
+    r = Ref(ref.name, ref.version) if isinstance(ref, ModelVersion) else ref if isinstance(ref, Ref) else parse_ref(ref, "model")
+    if not r.bare:
+        mv = self.resolve(r)
+        return mv.name, mv.version
+    with self._store.transaction(write=False) as conn:
+        if conn.execute(sa.select(models_t.c.name).where(models_t.c.name == r.name)).scalar() is None:
+            raise NotFoundError(f"No registered model named {r.name!r}.")
+    return r.name, None
+
+def _tag_where(name, version, key=None) -> tuple:
+    t = model_tags_t if version is None else version_tags_t
+    where = [t.c.name == name] + ([] if version is None else [t.c.version == version]) + ([] if key is None else [t.c.key == key])
+    return t, where
+
+@patch
+def tags(self:Registry, ref) -> dict:
+    "The tags of model `ref` ('NAME') or of one of its versions ('NAME@N', 'NAME@ALIAS', ...), as {key: value}."
+    t, where = _tag_where(*self._tag_target(ref))
+    with self._store.transaction(write=False) as conn:
+        return dict(conn.execute(sa.select(t.c.key, t.c.value).where(*where).order_by(t.c.key)).all())
+
+@patch
+def set_tag(self:Registry, ref, key:str, value:str|None, reason:str|None=None):
+    "Set tag `key` of model `ref` ('NAME') or of a version ('NAME@N', ...) to `value`; None removes it. Audited as 'tag'."
+    name, version = self._tag_target(ref)
+    check_key(key, "tag")
+    if value is not None and not isinstance(value, str):
+        raise RegistryError(f"Bad value {show(value)} for tag {key!r}: expected text, or None to remove the tag.")
+    t, where = _tag_where(name, version, key)
+    target = name if version is None else f"{name}@{version}"
+    with self._store.transaction(what=f"setting tag {key!r} of {target}") as conn:
+        old = conn.execute(sa.select(t.c.value).where(*where)).scalar()
+        if old == value: return
+        if value is None: conn.execute(t.delete().where(*where))
+        else:
+            keys = ["name", "key"] if version is None else ["name", "version", "key"]
+            row = dict(name=name, key=key, value=value) | ({} if version is None else {"version": version})
+            conn.execute(upsert(self._store.dialect, t, keys, ["value"]).values(**row))
+        audit.record(conn, "tag", name, version, reason=reason, details={"key": key, "value": value, "previous": old})

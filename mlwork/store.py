@@ -14,9 +14,9 @@ from .errors import StoreError, StoreBusyError, SchemaVersionError, MlworkError
 __all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'ENDED', 'metadata', 'Key', 'Name', 'Digest', 'RunId', 'Time',
            'experiments', 'jobs', 'runs', 'params', 'metrics', 'latest_metrics', 'tags', 'artifacts',
            'dataset_versions', 'run_datasets', 'models', 'model_versions', 'events', 'aliases', 'alias_history',
-           'drift_reports', 'api_keys', 'servers', 'prediction_segments', 'feedback', 'derived_artifacts', 'REVISIONS',
-           'HEAD_REVISION', 'map_error', 'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled',
-           'fast_execute']
+           'drift_reports', 'api_keys', 'servers', 'prediction_segments', 'feedback', 'derived_artifacts',
+           'experiment_tags', 'model_tags', 'model_version_tags', 'REVISIONS', 'HEAD_REVISION', 'POOL_SIZE',
+           'POOL_TIMEOUT', 'map_error', 'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled', 'fast_execute']
 
 # %% ../nbs/02_store.ipynb #02-store-025
 QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -271,8 +271,32 @@ derived_artifacts = sa.Table("derived_artifacts", metadata,   # an export of a m
     Column("who", Name), Column("created_at", Time, nullable=False),
     Index(None, "name", "version", "format"))
 
+# %% ../nbs/02_store.ipynb #b7fb4ca0
+experiment_tags = sa.Table("experiment_tags", metadata,
+    Column("experiment_id", sa.Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", sa.Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+    sqlite_with_rowid=False)
+
+model_tags = sa.Table("model_tags", metadata,
+    Column("name", Name, ForeignKey("models.name"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", sa.Text, nullable=False),
+    PrimaryKeyConstraint("name", "key"),
+    sqlite_with_rowid=False)
+
+model_version_tags = sa.Table("model_version_tags", metadata,
+    Column("name", Name, nullable=False),
+    Column("version", sa.Integer, nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", sa.Text, nullable=False),
+    PrimaryKeyConstraint("name", "version", "key"),
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    sqlite_with_rowid=False)
+
 # %% ../nbs/02_store.ipynb #02-store-007
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")  # oldest first; the scripts in mlwork/migrations/versions
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")  # oldest first; the scripts in mlwork/migrations/versions
 HEAD_REVISION = REVISIONS[-1]
 _PG_LOCK = 0x6D6C776B  # advisory lock key that serialises migrations on PostgreSQL
 
@@ -326,18 +350,45 @@ def _reset_after_fork():
     for store in list(_stores): store._after_fork()
 os.register_at_fork(after_in_child=_reset_after_fork)
 
+POOL_SIZE = 2         # PostgreSQL: the most connections one process opens (store URL option ?pool_size=)
+POOL_TIMEOUT = 30.0   # PostgreSQL: seconds a transaction waits for a free one (store URL option ?pool_timeout=)
+
+def _pool_options(url:str) -> tuple:
+    "(the URL without mlwork's pool options, {option: raw value}): the driver must not see them."
+    u = sa.engine.make_url(url)
+    found = {k: (v[-1] if isinstance(v, tuple) else v) for k, v in u.query.items() if k in ("pool_size", "pool_timeout")}
+    if not found: return url, {}
+    return u.difference_update_query(list(found)).render_as_string(hide_password=False), found
+
+def _option(given, raw, default, kind, least, name):
+    "The value of a pool option: given to Store, else from the URL, else the default; checked."
+    value = given if given is not None else raw
+    if value is None: return default
+    try: v = kind(str(value).strip())
+    except ValueError: v = None
+    if v is None or not v >= least:
+        raise ValueError(f"{name} must be {'a whole number >= 1' if kind is int else 'a number of seconds > 0'}, found {value!r}")
+    return v
+
 class Store:
     "The SQL store of a workspace: an engine, its schema revision, and managed transactions."
-    def __init__(self, url:str,                # SQLAlchemy URL
+    def __init__(self, url:str,                # SQLAlchemy URL; PostgreSQL: ?pool_size=&pool_timeout= (see above)
                  busy_timeout:float=60.0,      # seconds a writer waits for the lock before StoreBusyError
                  upgrade:bool=True,            # migrate an older store on open
                  where:str="store",            # how to name the URL in errors (e.g. the setting it came from)
-                 check:bool=True):             # check (and create or migrate) the schema now
+                 check:bool=True,              # check (and create or migrate) the schema now
+                 pool_size:int|None=None,      # PostgreSQL: most connections of this process (default: the URL's, else POOL_SIZE)
+                 pool_timeout:float|None=None):# PostgreSQL: seconds to wait for a free one (default: the URL's, else POOL_TIMEOUT)
         self.url, self.busy_timeout, self.where = url, busy_timeout, where
-        try: self.engine = self._make_engine(url)
+        try:
+            engine_url, options = _pool_options(url)
+            self.pool_size = _option(pool_size, options.get("pool_size"), POOL_SIZE, int, 1, "pool_size")
+            self.pool_timeout = _option(pool_timeout, options.get("pool_timeout"), POOL_TIMEOUT, float, 0.001, "pool_timeout")
+            self.engine = self._make_engine(engine_url)
         except (sa.exc.ArgumentError, ImportError, ValueError, OSError) as e:
             raise StoreError(f"Cannot use {where} = {self.safe_url!r}: {e}") from None
         self.dialect = self.engine.dialect.name
+        self._hold = self.dialect == "sqlite"      # keep a connection per thread (SQLite), or borrow one per transaction
         self._driver_error = self.engine.dialect.loaded_dbapi.Error   # raised by the fast path
         self._local = threading.local()
         _stores.add(self)
@@ -356,7 +407,9 @@ class Store:
             engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": self.busy_timeout})
             _sqlite_events(engine, int(self.busy_timeout * 1000))
             return engine
-        return sa.create_engine(url, pool_pre_ping=True)
+        # One connection stays open; up to pool_size - 1 more are opened while threads overlap, and closed after.
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=self.pool_size - 1,
+                                pool_timeout=self.pool_timeout)
 
     def _after_fork(self):
         # A forked child must not reuse the parent's connections.
@@ -367,6 +420,12 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             try: conn = self.engine.connect()
+            except sa.exc.TimeoutError:      # the pool is exhausted (not the server): name the settings
+                raise StoreBusyError(
+                    f"All {self.pool_size} connection(s) of this process to {self.where} = {self.safe_url!r} "
+                    f"stayed in use by other threads for pool_timeout = {self.pool_timeout:g} s. Raise pool_size "
+                    f"or pool_timeout (options of the store URL: ?pool_size=N&pool_timeout=SECONDS), "
+                    f"keeping processes x pool_size below the server's max_connections.") from None
             except sa.exc.SQLAlchemyError as e:
                 raise StoreError(f"Cannot connect to {self.where} = {self.safe_url!r}: "
                                  f"{getattr(e, 'orig', None) or e}") from None
@@ -379,17 +438,27 @@ class Store:
         conn = self._conn()
         if conn.in_transaction():          # joined by an inner call on the same thread
             yield conn; return
-        conn.info["mlwork_write"] = write
-        self._begin(conn, what)
         try:
-            yield conn
-            conn.commit()
-        except (sa.exc.SQLAlchemyError, self._driver_error) as e:
-            self._rollback(conn)
-            raise map_error(e, what) from e
-        except BaseException:
-            self._rollback(conn)
-            raise
+            conn.info["mlwork_write"] = write
+            self._begin(conn, what)
+            try:
+                yield conn
+                conn.commit()
+            except (sa.exc.SQLAlchemyError, self._driver_error) as e:
+                self._rollback(conn)
+                raise map_error(e, what) from e
+            except BaseException:
+                self._rollback(conn)
+                raise
+        finally:
+            if not self._hold: self._release()
+
+    def _release(self):
+        "Give this thread's connection back to the pool."
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            try: conn.close()
+            except sa.exc.SQLAlchemyError: pass
 
     def _begin(self, conn, what):
         # SQLite waits busy_timeout inside BEGIN IMMEDIATE; we retry a few times beyond that.

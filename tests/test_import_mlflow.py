@@ -3,7 +3,7 @@
 MLflow (3.17.2) runs in its own virtualenv, bench/.venv-mlflow (`make .venv/.mlflow` creates it; this test runs
 that target when the venv is missing). A script in that venv writes a small store with nested runs, metric
 histories, artifacts, a logged dataset, a RUNNING run, a deleted run, and a registered model with two versions
-(skops and cloudpickle) and an alias, then dumps what MLflow's own client reads back as JSON. The test imports
+(skops and cloudpickle), an alias and tags (of experiments, the model and its versions), then dumps what MLflow's own client reads back as JSON. The test imports
 the store into a fresh workspace and compares.
 """
 import json, math, os, shutil, subprocess, sys, textwrap
@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.datasets import load_iris
 X, y = load_iris(return_X_y=True, as_frame=True)
 mlflow.set_experiment("imp-demo")
+mlflow.set_experiment_tags({"team": "risk", "mlflow.note.content": "the demo experiment"})
 os.makedirs("files/deep", exist_ok=True)
 open("files/notes.txt", "w").write("hello")
 open("files/deep/copy.txt", "w").write("hello")          # the same bytes: stored once by mlwork
@@ -49,7 +50,7 @@ running = cl.create_run(p.info.experiment_id, run_name="still-running").info.run
 cl.log_metric(running, "loss", 3.0, step=0)
 gone = cl.create_run(p.info.experiment_id, run_name="deleted").info.run_id
 cl.set_terminated(gone); cl.delete_run(gone)
-other = mlflow.create_experiment("other")
+other = mlflow.create_experiment("other", tags={"owner": "bob"})
 with mlflow.start_run(experiment_id=other, run_name="lonely"):
     mlflow.log_param("x", "1")
 cl.set_registered_model_alias("iris", "champion", 1)
@@ -57,6 +58,8 @@ cl.set_model_version_tag("iris", "1", "validated", "yes")
 cl.update_registered_model("iris", description="iris classifier")
 cl.set_registered_model_tag("iris", "owner", "ann")
 cl.update_model_version("iris", "2", description="smaller C")
+cl.set_model_version_tag("iris", "2", "validated", "no")
+cl.set_model_version_tag("iris", "2", "note", "pickled")
 
 def listing(run_id, path=None):
     out = []
@@ -76,7 +79,8 @@ vers = [dict(version=int(v.version), run_id=v.run_id, description=v.description,
         for v in cl.search_model_versions("name='iris'")]
 champ = mlflow.sklearn.load_model("models:/iris@champion")
 v2 = mlflow.sklearn.load_model("models:/iris/2")
-json.dump(dict(uri=uri, running=running, deleted=gone, runs=runs,
+experiments = {e.name: e.tags for e in cl.search_experiments()}
+json.dump(dict(uri=uri, running=running, deleted=gone, runs=runs, experiments=experiments,
                registry=dict(description=reg.description, tags=reg.tags, aliases=reg.aliases, versions=vers),
                champion=champ.predict_proba(X.head(5)).tolist(), v2=v2.predict_proba(X.head(5)).tolist(),
                X=X.head(5).to_dict(orient="split")), open(f"{root}/expected.json", "w"))
@@ -113,7 +117,19 @@ def _counts(ws):
     with ws.store.transaction(write=False) as conn:
         return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
                 for t in (S.experiments, S.runs, S.params, S.metrics, S.tags, S.artifacts, S.model_versions, S.aliases,
-                          S.alias_history, S.events, S.dataset_versions, S.run_datasets)}
+                          S.alias_history, S.events, S.dataset_versions, S.run_datasets, S.experiment_tags, S.model_tags,
+                          S.model_version_tags)}
+
+
+def _experiment_tags(ws) -> dict:
+    "{experiment name: {key: value}} as mlwork stores them."
+    from mlwork import store as S
+    out = {}
+    with ws.store.transaction(write=False) as conn:
+        for name, k, v in conn.execute(sa.select(S.experiments.c.name, S.experiment_tags.c.key, S.experiment_tags.c.value)
+                                       .join(S.experiment_tags, S.experiment_tags.c.experiment_id == S.experiments.c.id)):
+            out.setdefault(name, {})[k] = v
+    return out
 
 
 def test_runs_match_mlflow(mlflow_store, ws):
@@ -174,6 +190,15 @@ def test_runs_match_mlflow(mlflow_store, ws):
     assert ws.get_run(exp["running"]).status == "RUNNING"
     assert exp["running"] not in reap_dead_runs(ws.store)
     with pytest.raises(Exception): ws.get_run(exp["deleted"])
+    # every imported experiment has MLflow's tags, value by value (its note is also its description)
+    imported = set(ws.experiments().experiment)
+    assert imported == {"imp-demo", "other"}
+    assert _experiment_tags(ws) == {name: exp["experiments"][name] for name in imported}
+    assert exp["experiments"]["imp-demo"]["team"] == "risk" and exp["experiments"]["other"] == {"owner": "bob"}
+    from mlwork import store as S
+    with ws.store.transaction(write=False) as conn:
+        assert conn.execute(sa.select(S.experiments.c.description).where(S.experiments.c.name == "imp-demo")).scalar() \
+            == "the demo experiment"
 
 
 def test_registry_and_load_by_alias(mlflow_store, ws):
@@ -199,6 +224,10 @@ def test_registry_and_load_by_alias(mlflow_store, ws):
     hist = ws.registry.history("iris")
     first = hist[hist.alias == "champion"].iloc[0]
     assert first.action == "imported" and "mlflow sqlite:///" in first.reason
+    # the tags of the model and of each version, value by value, through the registry
+    assert ws.registry.tags("iris") == reg["tags"] == {"owner": "ann"}
+    for v in reg["versions"]: assert ws.registry.tags(f"iris@{v['version']}") == v["tags"], v
+    assert ws.registry.tags("iris@champion") == {"validated": "yes"}
     ev = {e["version"]: e for e in audit.events(ws.store, model="iris", actions="imported") if e["alias"] is None}
     assert ev[None]["details"]["mlflow_tags"] == reg["tags"] and ev[None]["details"]["description"] == reg["description"]
     assert ev[1]["details"]["mlflow_tags"] == next(v["tags"] for v in reg["versions"] if v["version"] == 1)
@@ -230,7 +259,15 @@ def test_import_twice_and_resume(mlflow_store, ws):
     before = _counts(ws)
     again = import_mlflow(ws, exp["uri"], registry=True, trust_pickle=True)
     assert _counts(ws) == before                                      # nothing twice
-    assert (again.runs, again.versions, again.aliases, again.logged_models) == (0, 0, 0, 0)
+    assert (again.runs, again.versions, again.aliases, again.logged_models, again.tags) == (0, 0, 0, 0, 0)
+    # a store imported before the tag tables existed (revision 0006) gets them on the next import; mlwork's own win
+    from mlwork import store as S
+    with ws.store.transaction() as conn:
+        for t in (S.experiment_tags, S.model_tags, S.model_version_tags): conn.execute(t.delete())
+    ws.registry.set_tag("iris", "owner", "carol", reason="mlwork's own value")
+    fill = import_mlflow(ws, exp["uri"], registry=True)
+    assert fill.tags == before["experiment_tags"] + before["model_tags"] + before["model_version_tags"] - 1
+    assert ws.registry.tags("iris") == {"owner": "carol"} and ws.registry.tags("iris@1") == {"validated": "yes"}
 
 
 def test_only_named_experiments_and_cli(mlflow_store, ws):
@@ -266,6 +303,7 @@ for how in ("client", "database"):
                             s.models, s.versions, s.aliases],
                     runs=rows(df.drop(columns=["duration"])), history=rows(ws.metric_history(df.run_id.tolist())),
                     registry=rows(ws.registry.versions("iris").drop(columns=["created"])),
+                    tags=[ws.registry.tags(r) for r in ("iris", "iris@1", "iris@2")],
                     champion=(lambda m: m.predict_proba(pd.DataFrame(np.eye(4), columns=m.feature_names_in_)).tolist())(
                         ws.load_model("iris@champion")))
     ws.close()
@@ -285,7 +323,7 @@ def test_client_path_matches_database_path(mlflow_store, tmp_path):
     res = json.loads((tmp_path / "client.json").read_text())
     c, d = res["client"], res["database"]
     assert c["counts"] == d["counts"]
-    for k in ("runs", "history", "registry", "champion"): assert c[k] == d[k], k
+    for k in ("runs", "history", "registry", "tags", "champion"): assert c[k] == d[k], k
 
 
 MLFLOW_TABLES = ["experiments", "experiment_tags", "runs", "params", "metrics", "latest_metrics", "tags", "datasets", "inputs",
@@ -312,6 +350,7 @@ def _snapshot(ws):
     df = ws.runs().sort_values("run_id").drop(columns=["duration", "tags.mlwork.import.source"])
     return dict(runs=rows(df), history=rows(ws.metric_history(df.run_id.tolist())),
                 registry=rows(ws.registry.versions("iris").drop(columns=["created"])),
+                tags=[ws.registry.tags(r) for r in ("iris", "iris@1", "iris@2")], experiment_tags=_experiment_tags(ws),
                 champion=_predict(ws.load_model("iris@champion")))
 
 

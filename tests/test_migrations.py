@@ -68,3 +68,30 @@ def test_newer_store_is_refused_with_a_clear_message(ws_root):
         Workspace.open(ws_root)
     res = mlwork_cli("runs", "ls", cwd=ws_root)
     assert res.returncode == 1 and "'f00d'" in res.stderr and "Upgrade mlwork" in res.stderr
+
+
+def test_tag_tables_come_with_revision_0006(ws_root):
+    "A store at 0005 with a registered model upgrades: the tag tables (0006) appear, empty, and take tags."
+    assert REVISIONS.index("0006") == REVISIONS.index("0005") + 1
+    url = load_settings(ws_root, env={}).store
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0005")
+        assert not sa.inspect(conn).has_table("model_tags")
+        now = time.time()
+        conn.execute(sa.text("INSERT INTO experiments (name, created_at) VALUES ('e', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO runs (id, experiment_id, status, start_time) VALUES ('r', 1, 'FINISHED', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO models (name, created_at) VALUES ('m', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO model_versions (name, version, run_id, archived, created_at) "
+                             "VALUES ('m', 1, 'r', false, :t)"), {"t": now})
+    engine.dispose()
+    with Workspace.open(ws_root) as ws:
+        assert ws.store.revision() == HEAD_REVISION
+        assert ws.registry.tags("m") == {} and ws.registry.tags("m@1") == {}
+        ws.registry.set_tag("m", "owner", "ann"); ws.registry.set_tag("m@1", "validated", "yes")
+        assert (ws.registry.tags("m"), ws.registry.tags("m@latest")) == ({"owner": "ann"}, {"validated": "yes"})
+        with ws.store.transaction() as conn:
+            conn.execute(sa.text("INSERT INTO experiment_tags (experiment_id, key, value) VALUES (1, 'team', 'a')"))
+            with pytest.raises(sa.exc.IntegrityError):      # a version's tags need the version
+                with conn.begin_nested():
+                    conn.execute(sa.text("INSERT INTO model_version_tags (name, version, key, value) VALUES ('m', 2, 'k', 'v')"))

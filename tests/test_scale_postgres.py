@@ -43,12 +43,18 @@ def _start_together(code, n, ws_root, pg_url, go, *extra):
 
 
 WRITER = """
-import os, sys, time, mlwork as mw
+import glob, os, sys, time, mlwork as mw, mlwork.liveness
+mlwork.liveness.HEARTBEAT_S = 0.5     # the heartbeat thread writes while the main thread logs (every 30 s in real use)
 ws = mw.Workspace.open(sys.argv[1])
-while not os.path.exists(sys.argv[3]): time.sleep(0.02)
+go, writers = sys.argv[3], int(sys.argv[4])
+while not os.path.exists(go): time.sleep(0.02)
 with ws.start_run("scale", params={"w": int(sys.argv[2])}) as run:
     for k in range(0, %d, 50):                      # 20 transactions of 50 values each
         run.log_batch(metrics=[("v", float(i), i) for i in range(k, k + 50)])
+    open(f"{go}.{sys.argv[2]}", "w").close()        # then every run stays open until all have written,
+    deadline = time.time() + 120                    # so that all 32 processes and their heartbeats are alive at once
+    while len(glob.glob(go + ".*")) < writers and time.time() < deadline: time.sleep(0.05)
+    time.sleep(3 * mlwork.liveness.HEARTBEAT_S)
 print("ok")
 """ % METRICS
 
@@ -56,7 +62,7 @@ print("ok")
 def test_32_writers_x_1000_metrics_lose_nothing(pg_ws, pg_url, ws_root, tmp_path):
     go = tmp_path / "go"
     t0 = time.time()
-    procs = _start_together(WRITER, WRITERS, ws_root, pg_url, go)
+    procs = _start_together(WRITER, WRITERS, ws_root, pg_url, go, WRITERS)
     with Connections(pg_url) as conns:
         time.sleep(1); go.touch()
         outs = [p.communicate(timeout=300) for p in procs]
@@ -73,13 +79,34 @@ def test_32_writers_x_1000_metrics_lose_nothing(pg_ws, pg_url, ws_root, tmp_path
     pytest.connections_peak = (conns.peak, limit)
 
 
-@pytest.mark.xfail(reason="needs in nbs/02_store: a per-process cap for PostgreSQL (each process holds one connection "
-                          "per thread today: the main thread's and the run heartbeat's, so 32 writers need 64 > 60)",
-                   strict=False)
 def test_32_writers_stay_within_the_servers_connections():
     peak, limit = getattr(pytest, "connections_peak", (None, None))
     if peak is None: pytest.skip("the writers test did not run")
     assert peak < limit, f"peak {peak} connections of max_connections {limit}"
+
+
+def test_a_process_shares_its_capped_pool_between_threads(pg_ws, pg_url):
+    "Threads borrow the process's connections per transaction; when all are busy, the error names the settings."
+    from mlwork.store import Store, StoreBusyError, POOL_SIZE
+    assert pg_ws.store.pool_size == POOL_SIZE and POOL_SIZE >= 1
+    store = Store(pg_url + "?pool_size=1&pool_timeout=0.5")
+    def pids():
+        with store.transaction(write=False) as c: return c.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    seen = set()
+    threads = [threading.Thread(target=lambda: [seen.add(pids()) for _ in range(20)]) for _ in range(4)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert len(seen) == 1                          # four threads, one connection, taken in turns
+    held, release, errors = threading.Event(), threading.Event(), []
+    def hold():
+        with store.transaction(write=False): held.set(); release.wait(10)
+    t = threading.Thread(target=hold); t.start(); held.wait(10)
+    try: pids()
+    except StoreBusyError as e: errors.append(str(e))
+    finally: release.set(); t.join()
+    assert len(errors) == 1 and "pool_size" in errors[0] and "pool_timeout = 0.5 s" in errors[0], errors
+    assert pids() in seen                          # the connection went back to the pool
+    store.close()
 
 
 def test_8_concurrent_jobs_on_postgres(pg_ws):
