@@ -1,15 +1,13 @@
 """scikit-learn vs onnxruntime for the demo pipelines (issue 17): single-row p50/p99 and 1,000-row throughput,
 measured from a JSON row (text) to the answer (the probability of churn), not only the model call.
 
-    python bench/onnx.py [--customers 20000] [--trees 200] [--repeat 2000]
+    python bench/onnx_latency.py [--customers 20000] [--trees 200] [--repeat 2000]
 
 scikit-learn path: json.loads -> pandas.DataFrame -> pipeline.predict_proba. onnxruntime path: json.loads ->
-mlwork.edge.OnnxModel (numpy feed per column) -> session.run. The pipelines are built as the train job builds them.
-Numbers are provisional on a shared machine: run it alone for publishable figures."""
+columns -> mlwork.edge.OnnxModel.feed_columns (a numpy array per input, no DataFrame: what `mlwork serve --runtime
+onnx` does) -> session.run. The pipelines are built as the train job builds them. Run it on a quiet machine."""
 import argparse, json, statistics, sys, time
 from pathlib import Path
-HERE = Path(__file__).resolve().parent       # this file is named onnx.py: keep it from shadowing the onnx package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import numpy as np, pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_onnx import FEATURES, demo_pipeline
@@ -43,7 +41,9 @@ def main():
         ex = export(model, cur[FEATURES].head(2000))
         rt = ex.runtime()
         sk = lambda text: model.predict_proba(pd.DataFrame(json.loads(text) if text[0] == "[" else [json.loads(text)])[FEATURES])[:, 1]
-        ox = lambda text: rt.predict_proba(json.loads(text) if text[0] == "[" else [json.loads(text)])[:, 1]
+        def ox(text):
+            rows = json.loads(text) if text[0] == "[" else [json.loads(text)]
+            return rt.run(rt.feed_columns({f: [r.get(f) for r in rows] for f in rt.feature_names_in_}))["probabilities"][:, 1]
         res = {}
         for name, fn in (("scikit-learn", sk), ("onnxruntime", ox)):
             t1 = timings(fn, singles, a.repeat if name == "onnxruntime" or kind != "random_forest" else a.repeat // 4)
@@ -54,7 +54,6 @@ def main():
         summary[kind] = (res["scikit-learn"][0] / res["onnxruntime"][0], res["onnxruntime"][2] / res["scikit-learn"][2])
     print("\nspeed-up of onnxruntime (single-row p50; 1,000-row throughput); targets: random forest >= 20x, logreg >= 5x")
     for kind, (s1, sb) in summary.items(): print(f"  {kind:18} {s1:6.1f}x  {sb:6.1f}x")
-    print("provisional: measured on a shared, loaded machine")
 
 
 if __name__ == "__main__":

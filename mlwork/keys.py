@@ -173,6 +173,7 @@ class KeyRing:
     "An in-memory snapshot of the API keys that checks tokens without touching the store."
     def __init__(self, records:dict, stamp:tuple=(0, None)):
         self.records, self.stamp_seen = records, stamp
+        self._verified = {}         # token -> record, for tokens whose hash matched (this snapshot only: a reload starts afresh)
 
     @classmethod
     def load(cls, store) -> "KeyRing":
@@ -208,10 +209,13 @@ def check(self:KeyRing, token:str|None, scope:str, model:str|None=None, now:floa
     if not token:
         raise Unauthenticated("This endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
                               "(create one with `mlwork serve keys create NAME`).")
-    m = _TOKEN.match(token)
-    rec = self.records.get(m.group(1)) if m else None
-    if rec is None or not hmac.compare_digest(rec.secret_sha256, _digest(m.group(1), m.group(2))):
-        raise Unauthenticated("The API key is not valid (unknown or malformed); check the key you send.")
+    rec = self._verified.get(token)
+    if rec is None:                 # hash it once per snapshot: a server checks the same few keys thousands of times a second
+        m = _TOKEN.match(token)
+        rec = self.records.get(m.group(1)) if m else None
+        if rec is None or not hmac.compare_digest(rec.secret_sha256, _digest(m.group(1), m.group(2))):
+            raise Unauthenticated("The API key is not valid (unknown or malformed); check the key you send.")
+        if len(self._verified) < 10_000: self._verified[token] = rec
     if rec.revoked_at is not None: raise Unauthenticated(f"The API key {rec.name!r} (id {rec.id}) was revoked.")
     if rec.expires_at is not None and rec.expires_at <= (time.time() if now is None else now):
         raise Unauthenticated(f"The API key {rec.name!r} (id {rec.id}) has expired.")

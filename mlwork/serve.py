@@ -12,8 +12,9 @@ from .serving import check_host, free_port, preflight, ServerHandle, serve_in_ba
 
 # %% auto #0
 __all__ = ['MLFLOW_KEYS', 'INLINE_ROWS', 'ENV', 'parse_predict', 'parse_mlflow', 'parse_v2', 'answer_predict', 'answer_mlflow',
-           'answer_v2', 'metrics', 'metrics_text', 'App', 'create_app', 'serving_lifespan', 'app_from_env',
-           'run_server', 'serve_cli', 'serve_run', 'serve_ls', 'keys_cli', 'keys_create', 'keys_ls', 'keys_revoke']
+           'answer_v2', 'metrics', 'metrics_text', 'App', 'create_app', 'freeze_heap', 'serving_lifespan',
+           'app_from_env', 'run_server', 'serve_cli', 'serve_run', 'serve_ls', 'keys_cli', 'keys_create', 'keys_ls',
+           'keys_revoke']
 
 # %% ../nbs/17_serve.ipynb #17-serve-008
 def _problem(rule, expected, found, column=None, status=400):
@@ -179,8 +180,16 @@ class App:
         import logging
         self.serving, self.log, self.writer = serving, log or logging.getLogger("mlwork.serve"), writer
         self.blobs = blobs if blobs is not None else getattr(writer, "blobs", None)
-        self.m = metrics()
+        self.m, self._children = metrics(), {}
         for n, l in serving.current.items(): self.m["version"].labels(n).set(l.version)
+
+    def count(self, model:str, protocol:str, status:int, seconds:float):
+        "Count one answered request in the metrics (the labelled children are looked up once, then kept)."
+        k = (model, protocol, status)
+        c = self._children.get(k)
+        if c is None:
+            c = self._children[k] = (self.m["requests"].labels(model, protocol, str(status)), self.m["latency"].labels(model, protocol))
+        c[0].inc(); c[1].observe(seconds)
 
     def error(self, status, message, rid, name=None, problems=None, kind="input"):
         from mlwork.serving import InputProblem
@@ -256,8 +265,7 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
     headers = {"x-request-id": rid}
     if loaded is not None: headers["x-model-version"] = str(loaded.version)
     known, took = name if name in sv.refs else "-", time.perf_counter() - t0
-    self.m["requests"].labels(known, protocol, str(status)).inc()
-    self.m["latency"].labels(known, protocol).observe(took)
+    self.count(known, protocol, status, took)
     if known != "-": sv.stats[name].add(took * 1000, status, loaded.version if loaded is not None and status < 400 else None, logged)
     return Response(json.dumps(payload, allow_nan=False, default=str).encode(), status, headers, media_type="application/json")
 
@@ -432,6 +440,12 @@ def _openapi(app, serving):
     app.openapi_schema, app.state.openapi_key = doc, key
     return doc
 
+# %% ../nbs/17_serve.ipynb #cd39722e
+def freeze_heap():
+    "Move everything alive now out of the cyclic GC's reach (see above)."
+    import gc
+    gc.collect(); gc.freeze()
+
 # %% ../nbs/17_serve.ipynb #17-serve-027
 ENV = "_MLWORK_SERVE"
 
@@ -447,6 +461,7 @@ def serving_lifespan(serving, server:str, url:str, log=None, writer=None):
             log.warning("%s: v%s -> v%s: %s", serving.refs[name], old, new, outcome)
             m["switches"].labels(name, "switched" if outcome == "switched" else "kept").inc()
             if name in serving.current: m["version"].labels(name).set(serving.current[name].version)
+        freeze_heap()          # the new version's objects are long-lived too
     @asynccontextmanager
     async def lifespan(app):
         stop = threading.Event()
@@ -456,6 +471,7 @@ def serving_lifespan(serving, server:str, url:str, log=None, writer=None):
                              name="mlwork-watch", daemon=True)
         t.start()
         if writer is not None: writer.start()
+        freeze_heap()          # the models are loaded and warmed: what is alive now lives as long as the process
         try: yield
         finally:
             stop.set(); t.join(timeout=5)
@@ -498,8 +514,9 @@ def run_server(ws, refs, host:str="127.0.0.1", port:int=8000, workers:int|None=N
     sv = preflight(ws, refs, auth, runtime)
     workers = int(workers or sv.options["workers"])
     if workers < 1: raise MlworkError(f"Bad --workers {workers}: expected 1 or more.")
-    mp = tempfile.mkdtemp(prefix="mlwork-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = mp      # before prometheus_client is imported anywhere in a worker
+    mp = tempfile.mkdtemp(prefix="mlwork-metrics-") if workers > 1 else None
+    if mp: os.environ["PROMETHEUS_MULTIPROC_DIR"] = mp   # before prometheus_client is imported anywhere in a worker
+    else: os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)   # one process: plain in-memory metrics (no file per metric write)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     os.environ[ENV] = json.dumps({"root": str(ws.root), "refs": [str(r) for r in sv.refs.values()], "auth": auth, "runtime": runtime,
                                   "server": uuid.uuid4().hex, "url": url})
@@ -507,7 +524,8 @@ def run_server(ws, refs, host:str="127.0.0.1", port:int=8000, workers:int|None=N
     try:
         uvicorn.run("mlwork.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                     access_log=False, timeout_graceful_shutdown=int(sv.options["timeout"]) + 1, server_header=False)
-    finally: shutil.rmtree(mp, ignore_errors=True)
+    finally:
+        if mp: shutil.rmtree(mp, ignore_errors=True)
 
 # %% ../nbs/17_serve.ipynb #17-serve-033
 class _ServeGroup(click.Group):
