@@ -254,7 +254,9 @@ class OnnxModel:
         out = {}
         for s in self.inputs:
             values = cols[s["name"]]
-            if s["type"] == "number": v = np.array([np.nan if x is None else x for x in values], dtype=self._dtype)
+            if s["type"] == "number":
+                v = np.array(values if None not in values else [np.nan if x is None else x for x in values], dtype=self._dtype)
+            elif set(map(type, values)) == {str}: v = np.array(values, dtype=object)
             else: v = np.array([MISSING_TEXT if x is None or (isinstance(x, float) and x != x) else str(x) for x in values], dtype=object)
             out[s["name"]] = v.reshape(-1, 1)
         return out

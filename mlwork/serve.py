@@ -183,6 +183,12 @@ class App:
         self.m, self._children = metrics(), {}
         for n, l in serving.current.items(): self.m["version"].labels(n).set(l.version)
 
+    def child(self, metric:str, *labels):
+        "A labelled child of a metric, looked up once."
+        c = self._children.get((metric, labels))
+        if c is None: c = self._children[(metric, labels)] = self.m[metric].labels(*labels)
+        return c
+
     def count(self, model:str, protocol:str, status:int, seconds:float):
         "Count one answered request in the metrics (the labelled children are looked up once, then kept)."
         k = (model, protocol, status)
@@ -232,7 +238,8 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
         if sv.auth: key = sv.keys.check(token_from_headers(request.headers), "predict", name).name
         loaded = sv.get(name)
         opts = sv.opts(name)
-        body = await asyncio.wait_for(_read_body(request, int(opts["max_body_mb"] * 1e6)), opts["timeout"])
+        async with asyncio.timeout(opts["timeout"]):      # no task per request, unlike wait_for
+            body = await _read_body(request, int(opts["max_body_mb"] * 1e6))
         parsed = parse(body, request.headers.get("content-type", ""), loaded.spec)   # (rows, text?, protocol fields)
         rows, text, meta = parsed if len(parsed) == 3 else (*parsed, {})
         X, keep, warns, cols = prepare_columns(loaded.spec, rows, opts, text, loaded.build)
@@ -252,7 +259,7 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
             payload = answer(loaded, str(sv.refs[name]), preds, proba, keep, warns, answered)
             if self.writer is not None:        # the prediction log: a queue append, never I/O
                 logged = self.writer.submit(loaded, answered, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba)
-                if logged != "off": self.m["log"].labels(name, logged).inc(len(preds))
+                if logged != "off": self.child("log", name, logged).inc(len(preds))
     except AccessDenied as e: status, payload = self.error(e.status, str(e), rid, name, kind="auth")
     except NotFoundError as e: status, payload = self.error(404, str(e), rid, name, kind="not_found")
     except InvalidInput as e:

@@ -276,7 +276,10 @@ def test_schemathesis(server, ws):
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=op.as_strategy())
         def check(case):
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            if "/sleepy/" in case.path:     # this model always outlives its 0.05 s timeout: a valid row gets the 504 it should
+                r = case.call(headers=headers)
+                assert r.status_code < 500 or r.status_code == 504, (case.path, r.status_code, r.text[:500])
+            else: case.call_and_validate(headers=headers, checks=[not_a_server_error])
         check()
         ran += 1
     assert ran >= 10
