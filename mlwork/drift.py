@@ -13,9 +13,9 @@ from .sketch import (DriftError, Reference, ColumnReference, QUANTILE_POINTS, as
                            quantile_function)
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'MIN_CATEGORY_COUNT', 'MIN_ROWS_PER_CATEGORY', 'MAX_LISTED', 'thresholds', 'wasserstein_sorted',
+__all__ = ['DEFAULTS', 'MIN_CATEGORY_COUNT', 'MIN_ROWS_PER_CATEGORY', 'MAX_LISTED', 'GRID', 'thresholds', 'wasserstein_sorted',
            'wasserstein_quantiles', 'jensenshannon', 'psi', 'two_proportion_p', 'ColumnDrift', 'dataset_verdict',
-           'DriftDetector', 'drift', 'DriftReport']
+           'DriftDetector', 'drift', 'DriftReport', 'drift_partitioned']
 
 # %% ../nbs/04e_drift.ipynb #04e-drift-005
 DEFAULTS = {
@@ -125,6 +125,7 @@ class ColumnDrift:
     tested: bool = True
     note: str = ""                     # why not tested, or how it was tested
     stats: dict = field(default_factory=dict)
+    borderline: bool = False           # from sketches: the score is within its error bound (stats['epsilon']) of the threshold
 
     @property
     def reasons(self) -> list:
@@ -400,3 +401,153 @@ class DriftReport:
                 f"({self.reference_rows:,} rows{'' if self.exact else ', sketch'}), current {self.current_rows:,} rows</small>"
                 "<table><tr><th>column</th><th>kind</th><th>test</th><th>score</th><th>PSI</th><th>missing</th>"
                 f"<th>drift</th><th>why</th></tr>{rows}</table></div>")
+
+# %% ../nbs/04e_drift.ipynb #04e-drift-030
+from fastcore.basics import patch
+from .partsketch import PartSketch, ColumnSketch, rank_error, sketch_partitioned, SUPPORT_CAP, CATEGORY_CAP
+
+GRID = 2 ** 16     # ranks at which a KLL-sketched quantile function is read (Wasserstein from sketches)
+
+def _w_bound(q, p, eps:float, lo:float, hi:float) -> float:
+    "Bound on the 1-Wasserstein error of a quantile function `q` (read at ranks `p`) whose ranks are off by at most `eps`."
+    import numpy as np
+    if not eps: return 0.0
+    top, bottom = q[p >= 1 - eps], q[p <= eps]
+    tail = (float(top.mean()) if len(top) else hi) - (float(bottom.mean()) if len(bottom) else lo)
+    return eps * ((hi - lo) + tail)
+
+def _numeric_drift_sketch(out, r, c, t):
+    "`_numeric_drift` with the current data as a KLL sketch `c` (more than EXACT_VALUES finite values)."
+    import numpy as np
+    from scipy.stats import kstwo
+    nref, ncur = r.valid, c.finite
+    eps_r = 0.0 if c.rank_exact else rank_error()
+    out.stats = {"mean_ref": r.mean, "mean_cur": c.mean, "std_ref": r.std, "std_cur": c.std}
+    if r.edges is not None:
+        out.psi = psi(r.bins, np.diff(np.concatenate([[0], c.rank(r.edges), [ncur]])))
+    if min(nref, ncur) <= t["small_sample"]:
+        ref = r.sorted if r.sorted is not None else r.sample
+        if ref is None or not len(ref):
+            out.tested, out.note = False, "no reference sample kept: KS not possible"
+            return
+        ref = np.sort(np.asarray(ref, float))
+        # the KS statistic from the current CDF at the reference values; the sketch moves it by at most eps_r
+        fr, fr_before = np.searchsorted(ref, ref, "right") / len(ref), np.searchsorted(ref, ref, "left") / len(ref)
+        fc, fc_before = c.rank(ref) / ncur, c.rank(np.nextafter(ref, -np.inf)) / ncur
+        d = float(max(np.max(np.abs(fr - fc)), np.max(np.abs(fr_before - fc_before))))
+        en = round(len(ref) * ncur / (len(ref) + ncur))
+        out.method, out.threshold = "ks", t["stattest_threshold"]
+        out.score = float(kstwo.sf(d, en))
+        hi, lo = float(kstwo.sf(max(d - eps_r, 0), en)), float(kstwo.sf(min(d + eps_r, 1), en))
+        out.stats["epsilon"] = max(hi - out.score, out.score - lo)
+        out.distribution_drift = out.score < out.threshold
+        out.borderline = lo < out.threshold <= hi
+        out.note = "KS against the current data's quantile sketch"
+        return
+    p = (np.arange(GRID) + 0.5) / GRID
+    qc = c.quantiles(p)
+    if r.sorted is not None:
+        qr = r.sorted[np.minimum((p * len(r.sorted)).astype(np.int64), len(r.sorted) - 1)]
+        rlo, rhi = float(r.sorted[0]), float(r.sorted[-1])
+    else:
+        qr = quantile_function(r)(p)
+        rlo, rhi = float(np.min(qr)), float(np.max(qr))
+    scale = max(r.std or 0.0, 1e-9 * max(1.0, abs(r.mean or 0.0)))
+    w = float(np.abs(qr - qc).mean())
+    bound = _w_bound(qc, p, eps_r, c.vmin, c.vmax) + _w_bound(qr, p, getattr(r, "rank_error", 0.0), rlo, rhi) \
+            + (max(rhi, c.vmax) - min(rlo, c.vmin)) / GRID          # + the midpoint rule's error
+    out.method, out.threshold = "wasserstein", t["wasserstein_threshold"]
+    out.score = w / scale
+    out.stats["epsilon"] = bound / scale
+    out.distribution_drift = out.score >= out.threshold
+    out.borderline = abs(out.score - out.threshold) <= out.stats["epsilon"]
+    out.note = "Wasserstein against the current data's quantile sketch"
+
+def _score_sketch_column(r:ColumnReference, c:ColumnSketch, t:dict) -> ColumnDrift:
+    "`_score_column` with the current column as a merged sketch: the same tests, exact where the sketch is."
+    import numpy as np
+    m = c.n
+    if r.kind == "skipped":
+        return ColumnDrift(r.name, "skipped", "", None, None, False, None, r.missing / max(r.n, 1),
+                           c.missing / m if m else 0.0, False, tested=False, note=r.why)
+    note, loose = "", False
+    if r.kind == "numeric":
+        if c.kind == "numeric":
+            cur_missing = m - c.finite
+        else:                                   # text (or nothing) where numbers were: missing, as `as_float` makes it
+            cur_missing, note, loose = m, f"current values are {c.kind}: counted as missing", c.kind == "categorical"
+        if r.valid == 0: cur_missing = c.missing
+    else:
+        if c.kind == "numeric" and c.support is None:
+            counts = {}
+            cur_missing, note, loose = c.missing, f"more than {SUPPORT_CAP:,} distinct numbers now: all counted as new", True
+            counts[f"(more than {SUPPORT_CAP:,} numbers)"] = m - c.missing
+        elif c.kind == "numeric": counts, cur_missing = dict(c.support), c.missing
+        elif c.kind == "categorical": counts, cur_missing = dict(c.counts), c.missing
+        else: counts, cur_missing = {}, c.missing
+        if c.kind == "categorical" and c.other:
+            counts[f"(other: {c.other:,} rows in categories not kept)"] = c.other
+            note, loose = f"more than {CATEGORY_CAP:,} categories now: the rarest counted as one", True
+        ref_counts = r.counts or {}
+        if ref_counts and counts and ({type(k) for k in ref_counts} | {type(k) for k in counts}) <= {int, float, bool}:
+            ref_counts, counts = _merge_numeric(ref_counts), _merge_numeric(counts)
+    miss_ref, miss_cur = r.missing / max(r.n, 1), cur_missing / max(m, 1)
+    miss_p = two_proportion_p(r.missing, r.n, cur_missing, m)
+    missing_drift = abs(miss_cur - miss_ref) >= t["missing_share_threshold"] and miss_p < t["stattest_threshold"]
+    out = ColumnDrift(r.name, r.kind, "", None, None, False, None, miss_ref, miss_cur, missing_drift)
+    if r.kind == "numeric":
+        if c.kind != "numeric" or c.kll is None:
+            _numeric_drift(out, r, c.values if c.kind == "numeric" else np.zeros(0), t)   # exact values: the in-memory test
+        else: _numeric_drift_sketch(out, r, c, t)
+        if out.method == "wasserstein" and getattr(r, "rank_error", 0.0) and "epsilon" not in out.stats:
+            qr = quantile_function(r)(( np.arange(GRID) + 0.5) / GRID)     # exact current, sketched reference
+            e = _w_bound(qr, (np.arange(GRID) + 0.5) / GRID, r.rank_error, float(qr.min()), float(qr.max()))
+            out.stats["epsilon"] = e / max(r.std or 0.0, 1e-9 * max(1.0, abs(r.mean or 0.0)))
+            out.borderline = abs(out.score - out.threshold) <= out.stats["epsilon"]
+    else:
+        _categorical_drift(out, r, ref_counts, counts, t)
+    if note: out.note = "; ".join(x for x in (out.note, note) if x)
+    if loose and out.tested: out.borderline = True
+    out.drifted = out.distribution_drift or out.missing_drift or out.category_drift
+    return out
+
+@patch
+def score_sketch(self:DriftDetector, current:PartSketch, columns:list|None=None, prediction:str|None=None,
+                 progress=None) -> DriftReport:
+    "Score the merged sketch of the current data (`PartSketch`) against the fitted reference: per-column scores, verdicts, and `borderline` where a sketch's error could flip the verdict."
+    if self.reference_ is None: raise DriftError("The detector is not fitted: call .fit(reference) first.")
+    if not isinstance(current, PartSketch):
+        raise DriftError(f"Expected the current data as a PartSketch (mlwork.partsketch); got {type(current).__name__}.")
+    ref, t0 = self.reference_, time.perf_counter()
+    if columns is None:
+        columns = [c for c, r in ref.columns.items() if c in current.columns or (r.kind != "skipped" and c != ref.target)]
+    cols = [c for c in columns if c != prediction]
+    unknown = [c for c in cols if c not in ref.columns]
+    if unknown: raise DriftError(f"Column(s) {unknown} are not in the reference ({ref.source}); it has {', '.join(list(ref.columns)[:20])}.")
+    absent = [c for c in cols + ([prediction] if prediction else []) if c not in current.columns]
+    if absent:
+        raise DriftError(f"The current data lacks column(s) {absent} of the reference ({ref.source}); "
+                         f"it has {', '.join(map(str, list(current.columns)[:20]))}.")
+    results = []
+    for k, c in enumerate(cols):
+        results.append(_score_sketch_column(ref.columns[c], current.columns[c], self.thresholds))
+        if progress: progress(k + 1, len(cols), c)
+    pred = None
+    if prediction is not None:
+        if prediction not in ref.columns: raise DriftError(f"No prediction column {prediction!r} in the reference ({ref.source}).")
+        pred = _score_sketch_column(ref.columns[prediction], current.columns[prediction], self.thresholds)
+    return DriftReport(results, self.thresholds, reference=ref.source, reference_rows=ref.rows, current_rows=current.rows,
+                       exact=ref.exact, prediction=pred, seconds=time.perf_counter() - t0, sketched=True,
+                       borderline=[x.column for x in results if x.borderline])
+
+def drift_partitioned(reference, current, columns:list|None=None, prediction:str|None=None, settings:dict|None=None,
+                      progress=None, **overrides) -> DriftReport:
+    """Drift of partitioned current data (a Parquet folder or glob, a Dask DataFrame, pandas frames, or a `PartSketch`)
+    against `reference` (a `Reference`, a DataFrame, or partitioned data as well), through merged sketches."""
+    import pandas as pd
+    det = DriftDetector(settings, **overrides)
+    cols = columns if columns is None else list(dict.fromkeys(list(columns) + ([prediction] if prediction else [])))
+    if isinstance(reference, (Reference, pd.DataFrame)): det.fit(reference, cols)
+    else: det.fit(sketch_partitioned(reference, cols).reference(categorical_max_distinct=det.thresholds["categorical_max_distinct"]))
+    need = cols if cols is not None else None
+    return det.score_sketch(sketch_partitioned(current, need), columns, prediction=prediction, progress=progress)

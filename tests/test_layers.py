@@ -17,7 +17,7 @@ LAYERS = [
     ("base", ["errors", "fmt", "config", "refs"]),
     ("storage", ["store", "artifacts"]),
     ("domain", ["provenance", "liveness", "tracking", "query"]),
-    ("domain", ["schema", "profile", "sketch", "datasets", "synthetic"]),
+    ("domain", ["schema", "profile", "sketch", "partsketch", "datasets", "synthetic"]),
     ("domain", ["models", "edge", "evaluate", "search"]),
     ("domain", ["audit"]),
     ("domain", ["registry"]),
