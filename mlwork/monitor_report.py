@@ -9,8 +9,8 @@ from .errors import NotFoundError
 from .fmt import kv_html
 
 # %% auto #0
-__all__ = ['SEVERITY_CAP', 'severity', 'drift_heatmap', 'performance_figure', 'distribution_figure', 'drift_report_html',
-           'model_card_html']
+__all__ = ['SEVERITY_CAP', 'SEVERITY_COLORS', 'severity', 'drift_heatmap', 'performance_figure', 'distribution_figure',
+           'drift_report_html', 'model_card_html']
 
 # %% ../nbs/15_monitor_report.ipynb #15-monitor-report-005
 SEVERITY_CAP = 5.0
@@ -31,6 +31,11 @@ def _label(d:dict) -> str:
     when = time.strftime("%m-%d %H:%M", time.localtime(d.get("created_at") or 0))
     what = f"live {live_span(d, cut_on=False)}" if d.get("source") == "live" else d.get("current") or ""
     return f"#{d.get('id')} {what} ({when})"
+
+# below the threshold a see-through blue (light on a light page, dark on a dark one), above it orange to brown:
+# blue against orange is told apart with the common colour-vision deficiencies, and drifted cells are marked ● too
+SEVERITY_COLORS = [[0, "rgba(86, 180, 233, 0.08)"], [0.199, "rgba(86, 180, 233, 0.5)"], [0.2, "#fdd0a2"], [0.5, "#f16913"],
+                   [1, "#7f2704"]]
 
 def drift_heatmap(reports:list, widget:bool=False):
     "Severity per feature (rows) and report (columns, oldest first); drifted cells marked ●."
@@ -56,10 +61,11 @@ def drift_heatmap(reports:list, widget:bool=False):
         z.append(zr); text.append(tr); hover.append(hr)
     heat = go.Heatmap(z=z, x=x, y=features, text=text, texttemplate="%{text}", customdata=hover,
                       hovertemplate="%{customdata}<extra>%{x}</extra>", zmin=0, zmax=SEVERITY_CAP,
-                      colorscale=[[0, "#f7fbff"], [0.199, "#c6dbef"], [0.2, "#fdd0a2"], [0.5, "#f16913"], [1, "#7f2704"]],
+                      colorscale=SEVERITY_COLORS,
                       colorbar=dict(title="severity<br>(1 = threshold)"), xgap=2, ygap=2)
     layout = dict(title="Drift per feature over time (click a cell)", height=max(300, 28 * len(features) + 140),
-                  margin=dict(l=140, r=20, t=50, b=120), xaxis=dict(type="category", tickangle=-30), yaxis=dict(autorange="reversed"))
+                  margin=dict(l=140, r=20, t=50, b=120), xaxis=dict(type="category", tickangle=-30, showgrid=False),
+                  yaxis=dict(autorange="reversed", showgrid=False))
     return (go.FigureWidget if widget else go.Figure)(data=[heat], layout=layout)
 
 def performance_figure(reports:list, widget:bool=False):
@@ -108,7 +114,7 @@ def distribution_figure(reference, current, column:str, kind:str|None=None, titl
 # %% ../nbs/15_monitor_report.ipynb #15-monitor-report-010
 _STYLE = """<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 table{border-collapse:collapse;font-size:13px} td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
-.bad{color:#b00} .ok{color:#1e7b34} .fig{margin:12px 0} .muted{color:#777}</style>"""
+.bad{color:#D55E00} .ok{color:#0072B2} .fig{margin:12px 0} .muted{color:#777}</style>"""
 
 def _page(title:str, body:str) -> str:
     import plotly.offline

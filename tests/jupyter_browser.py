@@ -22,6 +22,8 @@ Helpers
                                                    (bench/out/screenshots, ignored by git; MLWORK_SCREENSHOTS)
     empty_charts(page)                             titles of plotly charts that draw nothing (default axes)
     raw_numbers(text)                              number formats a person should never see (1.772e+09, None, ...)
+    set_theme(page, "JupyterLab Dark")             Settings > Theme > THEME; wait until the page has switched
+    theme_problems(page, scope)                    in a dark theme: light boxes and dark text in `scope`
 
 Nothing is skipped: a missing Chromium, Playwright, JupyterLab or kernelspec fails the test with a
 message saying that `make test` installs it.
@@ -351,3 +353,47 @@ _CHART_TEXT_JS = """(root) => [...(root || document).querySelectorAll(
 def visible_text(page, scope):
     "The text a person reads in `scope` (a locator): its inner text and the tick labels, titles and legends of its charts."
     return scope.inner_text() + "\n" + page.evaluate(_CHART_TEXT_JS, scope.element_handle())
+
+
+def set_theme(page, theme="JupyterLab Dark", timeout=30_000):
+    "Settings > Theme > `theme` (the command apputils:change-theme), like a person; wait until the page has switched."
+    light = "false" if "Dark" in theme else "true"
+    if page.evaluate("() => document.body.dataset.jpThemeLight") == light: return
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Settings$")).click()
+    page.locator("li.lm-Menu-item[data-type='submenu']", has_text=re.compile(r"^Theme$")).click()
+    item = page.locator("li.lm-Menu-item[data-command='apputils:change-theme']",
+                        has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(theme)}$")))
+    item.click()
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=timeout)
+    page.wait_for_timeout(500)          # the theme's stylesheet applied, the charts' colours follow their CSS
+
+
+_THEME_PROBLEMS_JS = """(root) => {
+    // In a dark theme: boxes painted light (a background, or an SVG rectangle's fill) and text painted dark.
+    const rgba = c => { const m = (c || '').match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+        const v = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+    const lum = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    const name = e => e.tagName.toLowerCase() + (e.getAttribute('class') ? '.' + e.getAttribute('class').trim().split(/\\s+/).join('.') : '');
+    const out = new Set();
+    for (const e of root.querySelectorAll('*')) {
+        const r = e.getBoundingClientRect();
+        if (r.width < 1 || r.height < 1) continue;
+        const cs = getComputedStyle(e);
+        if (cs.visibility === 'hidden' || cs.display === 'none') continue;
+        const bg = rgba(e instanceof SVGElement ? (e.tagName === 'rect' ? cs.fill : null) : cs.backgroundColor);
+        if (bg && bg[3] > 0.5 && lum(bg) > 0.75 && r.width > 16 && r.height > 8) out.add(`light box ${name(e)} ${cs.backgroundColor || cs.fill}`);
+        const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        if (!own || e.closest('.hm, .heatmaplayer, .hoverlayer, .modebar')) continue;
+        const fg = rgba(e instanceof SVGElement ? cs.fill : cs.color);
+        let under = null;                          // the nearest painted background under the text (none: the dark page)
+        for (let a = e; a && !under; a = a.parentElement) { const c = rgba(getComputedStyle(a).backgroundColor); if (c && c[3] > 0.5) under = c; }
+        if (fg && fg[3] > 0.3 && lum(fg) < 0.35 && (!under || lum(under) < 0.35))
+            out.add(`dark text ${name(e)} ${e instanceof SVGElement ? cs.fill : cs.color}: ${e.textContent.trim().slice(0, 40)}`);
+    }
+    return [...out];
+}"""
+
+
+def theme_problems(page, scope):
+    "In a dark theme: what in `scope` (a locator) is painted light (boxes) or dark (text): should be nothing."
+    return page.evaluate(_THEME_PROBLEMS_JS, scope.element_handle())

@@ -2,10 +2,11 @@
 an id column, a datetime, a drifted month; a sweep with an unnamed run; a champion and a candidate; two drift reports)
 and on an empty workspace: no chart frame without data (default axes), no raw number format (1.772e+09, None,
 0.0002626), no traceback; a sentence where there is nothing to show. A screenshot of each widget is kept in
-SCREENSHOTS (bench/out/screenshots) for a person to look at."""
+SCREENSHOTS (bench/out/screenshots) for a person to look at, in JupyterLab's light theme and then in its dark theme
+(NAME-dark.png), switched like a person without running a cell again: no light box and no dark text in the dark."""
 import re, time
-from jupyter_browser import (SCREENSHOTS, empty_charts, open_notebook, raw_numbers, run_all, screenshot, visible_text,
-                             wait_kernel_idle, write_notebook)
+from jupyter_browser import (SCREENSHOTS, empty_charts, open_notebook, raw_numbers, run_all, screenshot, set_theme,
+                             theme_problems, visible_text, wait_kernel_idle, write_notebook)
 
 SETUP = '''\
 import pandas as pd
@@ -113,3 +114,21 @@ def test_widgets_on_demo_and_empty_workspaces(jupyter_lab, browser_page):
     expect(outputs["demo-promotion"].locator("table.mlwork-gates th", has_text=re.compile("^data$"))).to_have_count(1)
     expect(outputs["demo-promotion"].locator("table.mlwork-gates")).to_contain_text("churn@2 ([promotion] eval_dataset)")
     screenshot(page, SCREENSHOTS / "demo-explore-id.png", explore)
+
+    # the dark theme, switched without running a cell again: every widget follows it
+    try:
+        set_theme(page, "JupyterLab Dark")
+        explore.locator(".widget-select select").select_option("tenure_months")   # back to its first picture
+        expect(explore.locator(".js-plotly-plot .barlayer .trace").first).to_be_visible(timeout=30_000)
+        wait_kernel_idle(page)
+        dark = {}
+        for name, out in outputs.items():
+            out.scroll_into_view_if_needed()
+            page.wait_for_timeout(200)
+            shot = screenshot(page, SCREENSHOTS / f"{name}-dark.png", out)
+            assert shot.stat().st_size > 5_000, shot
+            dark[name] = theme_problems(page, out)
+        problems = [f"{name}: {p}" for name, found in dark.items() for p in found]
+        assert not problems, "in the dark theme:\n" + "\n".join(problems)
+    finally:
+        set_theme(page, "JupyterLab Light")           # the server's settings are shared with the session's other tests

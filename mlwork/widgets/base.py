@@ -8,13 +8,67 @@ import functools, html, math, traceback
 import ipywidgets as W
 
 # %% auto #0
-__all__ = ['error_output', 'ErrorPane', 'empty_note', 'ChartSlot', 'html_table', 'fmt_number', 'fmt_percent', 'fmt_duration',
-           'fmt_time', 'served_frame', 'served_html']
+__all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BORDER', 'GOOD', 'BAD', 'GOOD_BG', 'BAD_BG', 'THEME_CSS', 'plot_theme', 'theme_style',
+           'themed', 'good', 'bad', 'delta_html', 'error_output', 'ErrorPane', 'empty_note', 'ChartSlot', 'html_table',
+           'fmt_number', 'fmt_percent', 'fmt_duration', 'fmt_time', 'served_frame', 'served_html']
+
+# %% ../../nbs/09a_widgets_base.ipynb #515c796b
+# Okabe & Ito's palette (the last, black, made grey so that it shows on a dark background too)
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"]
+TEXT = "var(--jp-ui-font-color1, #222)"         # text
+MUTED = "var(--jp-ui-font-color2, #555)"        # secondary text
+BORDER = "var(--jp-border-color2, #e0e0e0)"     # lines between rows
+GOOD = "var(--mlwork-good, #0072B2)"            # passed, better, no drift: blue
+BAD = "var(--mlwork-bad, #D55E00)"              # failed, worse, drift: orange (vermillion)
+GOOD_BG, BAD_BG = "rgba(0, 114, 178, 0.12)", "rgba(213, 94, 0, 0.16)"   # row tints, on light and dark alike
+
+_AXIS_TEXT = ":is(.xtick, .ytick, .g-xtitle, .g-ytitle, .g-gtitle, .legend, .colorbar, .parcoords, .annotation, .scatterlayer .textpoint) text"
+THEME_CSS = f"""
+:root {{ --mlwork-good: #0072B2; --mlwork-bad: #D55E00; }}
+body[data-jp-theme-light="false"] {{ --mlwork-good: #56B4E9; --mlwork-bad: #F08A4B; }}
+.mlwork-widget .js-plotly-plot .main-svg {_AXIS_TEXT} {{
+  fill: var(--jp-ui-font-color1, #2a3f5f) !important; text-shadow: none !important; }}
+.mlwork-widget .js-plotly-plot .main-svg :is(.gridlayer, .zerolinelayer) path {{ stroke: var(--jp-border-color2, #ebf0f8) !important; }}
+.mlwork-widget .js-plotly-plot .parcoords .axis .domain {{ stroke: var(--jp-ui-font-color2, #444) !important; }}
+.mlwork-widget .js-plotly-plot .modebar-group {{ background: transparent !important; }}
+.mlwork-widget .js-plotly-plot .modebar-btn path {{ fill: var(--jp-ui-font-color3, rgba(68, 68, 68, 0.3)) !important; }}
+.mlwork-widget .js-plotly-plot .modebar-btn:hover path {{ fill: var(--jp-ui-font-color1, rgba(68, 68, 68, 0.7)) !important; }}
+"""
+
+def plot_theme(**layout) -> dict:
+    "A plotly layout (`layout` added) for a widget's chart: transparent backgrounds, the Okabe–Ito colours; `THEME_CSS` does the text."
+    return dict(template="plotly_white", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", colorway=OKABE_ITO, **layout)
+
+def theme_style() -> W.HTML:
+    "A hidden widget holding `THEME_CSS` (a `<style>` applies to the whole page from wherever it is)."
+    return W.HTML(f"<style>{THEME_CSS}</style>", layout=W.Layout(display="none"))
+
+def themed(widget):
+    "Make `widget` (a Box) follow JupyterLab's theme: mark it `mlwork-widget` and give it the `THEME_CSS`; returns it."
+    widget.add_class("mlwork-widget")
+    widget.children = (*widget.children, theme_style())
+    return widget
+
+def good(text:str, sign:str="✔") -> str:
+    "`text` (HTML) in bold with a sign, in the theme's good colour: '✔ PASS'."
+    return f"<b style='color:{GOOD}'>{sign} {text}</b>"
+
+def bad(text:str, sign:str="✘") -> str:
+    "`text` (HTML) in bold with a sign, in the theme's bad colour: '✘ FAIL'."
+    return f"<b style='color:{BAD}'>{sign} {text}</b>"
+
+def delta_html(d:float, better:bool|None, text:str|None=None) -> str:
+    "A difference with its direction (▲ up, ▼ down, = none) and, when it matters, the word and colour of better or worse."
+    text = text if text is not None else f"{d:+.4f}".replace("-", "−")
+    if not d: return f"<span style='color:{MUTED}'>= {text}</span>"
+    word = "" if better is None else (" better" if better else " worse")
+    color = MUTED if better is None else GOOD if better else BAD
+    return f"<span style='color:{color}' title='{word.strip()}'>{'▲' if d > 0 else '▼'} {text}<small>{word}</small></span>"
 
 # %% ../../nbs/09a_widgets_base.ipynb #09a-widgets-base-005
 def error_output() -> W.Output:
     "The pane a widget shows its callbacks' errors in (hidden until the first one)."
-    return W.Output(layout=W.Layout(border="1px solid #e6b0aa", display="none"))
+    return W.Output(layout=W.Layout(border=f"1px solid {BAD}", display="none"))
 
 class ErrorPane:
     "Mixin for a widget with an `errors` pane (see `error_output`): `_guard(fn)` shows what `fn` raises there."
@@ -33,7 +87,8 @@ class ErrorPane:
         "Called after an error was shown in the pane (override it to say so in a status line)."
 
 # %% ../../nbs/09a_widgets_base.ipynb #09a-widgets-base-009
-_NOTE = ("color:#555;background:#f8f9f9;border:1px dashed #d5d8dc;border-radius:4px;padding:14px 16px;"
+_NOTE = (f"color:{MUTED};background:var(--jp-cell-editor-background, #f8f9f9);border:1px dashed {BORDER};"
+         "border-radius:4px;padding:14px 16px;"
          "margin:8px 0;box-sizing:border-box")
 
 def empty_note(text:str, cls:str="mlwork-empty", escape:bool=True) -> str:
@@ -90,7 +145,7 @@ class ChartSlot(W.Box):
 
 # %% ../../nbs/09a_widgets_base.ipynb #09a-widgets-base-013
 _TABLE = "font-size:12px;border-collapse:collapse"
-_CELL = "padding:2px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top"
+_CELL = f"padding:2px 8px;border-bottom:1px solid {BORDER};text-align:left;vertical-align:top"
 
 def html_table(header,                  # the column titles (escaped here)
                rows,                    # lists of cells, already HTML (escape text with `html.escape`)
@@ -173,7 +228,7 @@ def _names_now(versions) -> dict:
     if len(versions): out["latest"] = int(versions.version.max())
     return out
 
-def _red(text:str) -> str: return f"<span style='color:#c0392b'>{text}</span>"
+def _red(text:str) -> str: return f"<span style='color:{BAD}'>{text}</span>"
 
 def served_html(frame,                # `served_frame` / `mlwork.serving.served`: a row per server process and model
                 versions=None,        # `Registry.versions(name)`: flag a reference that names another version now
@@ -197,7 +252,7 @@ def served_html(frame,                # `served_frame` / `mlwork.serving.served`
         req, err, drop = int(g.requests.sum()), int(g.errors.sum()), int(g.log_dropped.sum())
         errors = fmt_number(err) + (f" ({fmt_percent(err / req)})" if req else "")
         rows.append([f"<b>{html.escape(str(ref))}</b>", serves, html.escape(", ".join(sorted(set(g.runtime)))),
-                     f"<span title='{html.escape(each)}' style='cursor:help;border-bottom:1px dotted #999'>{len(g)}</span>",
+                     f"<span title='{html.escape(each)}' style='cursor:help;border-bottom:1px dotted {MUTED}'>{len(g)}</span>",
                      fmt_number(req), _red(errors) if err else errors,
                      ms(pd.to_numeric(g.p50_ms, errors="coerce").median()), ms(pd.to_numeric(g.p99_ms, errors="coerce").max()),
                      _red(fmt_number(drop)) if drop else fmt_number(drop)])
@@ -205,6 +260,6 @@ def served_html(frame,                # `served_frame` / `mlwork.serving.served`
     return ("<div class='mlwork-served'>"
             + html_table(["reference", "serves", "runtime", "processes", "requests", "errors", "p50", "p99", "log drops"], rows,
                          "mlwork-served-table", nowrap=range(9), align_right=range(3, 9))
-            + f"<div style='font-size:11px;line-height:1.4;color:#555'>Since each process started, as of its last heartbeat "
+            + f"<div style='font-size:11px;line-height:1.4;color:{MUTED}'>Since each process started, as of its last heartbeat "
               f"(newest {newest} UTC). Latency of recent answered requests: p50 = median of the processes' p50, "
               "p99 = the worst process's p99; hover the processes for each one's values.</div></div>")

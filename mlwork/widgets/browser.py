@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from .. import comparison as C
 from ..errors import UnknownExperimentWarning
 from ..store import QUEUED, RUNNING, FINISHED, FAILED, KILLED
-from .base import ErrorPane, ChartSlot, error_output, empty_note
+from .base import ErrorPane, ChartSlot, error_output, empty_note, plot_theme, themed, MUTED
 
 # %% auto #0
 __all__ = ['STATUS_SIGNS', 'MAX_SELECTED', 'SELECT_RUNS', 'status_label', 'runs_table', 'ExperimentBrowser', 'compare']
@@ -72,7 +72,7 @@ class ExperimentBrowser(ErrorPane, W.VBox):
         self._grid_opts = dict(maxBytes=0, select={"style": "os"}, scroller=True, scrollY=height, deferRender=True,
                                scrollX=True, classes="display compact")
         self.grid = ITable(self._shown(), **self._grid_opts)
-        self._layout = dict(template="plotly_white", height=360, margin=dict(l=40, r=10, t=40, b=40))
+        self._layout = plot_theme(height=360, margin=dict(l=40, r=10, t=40, b=40))
         self.slots = [ChartSlot("", self._layout, width="760px") for _ in range(4)]     # bars, curves, parallel, overlay
         self.x_metric, self.y_metric = W.Dropdown(description="x"), W.Dropdown(description="y")
         self.kind = W.ToggleButtons(options=["bars", "scatter"], value="bars")
@@ -98,13 +98,14 @@ class ExperimentBrowser(ErrorPane, W.VBox):
                          self.status, self.errors, W.HBox([self.grid, self.chooser]),
                          W.HBox([self.tag_box, self.tag_button, self.note_box, self.note_button, self.register_button]),
                          self.tabs]
+        themed(self)                        # light and dark themes (see widgets.base)
         self._set_options()
         self._say_nothing_selected()
         self._say(f"{len(self._df):,} runs")
 
 # %% ../../nbs/13_browser.ipynb #13-browser-017
 @patch
-def _say(self:ExperimentBrowser, text): self.status.value = f"<span style='color:#555'>{html.escape(text)}</span>"
+def _say(self:ExperimentBrowser, text): self.status.value = f"<span style='color:{MUTED}'>{html.escape(text)}</span>"
 
 @patch
 def _wire(self:ExperimentBrowser):
@@ -269,7 +270,7 @@ def _show(self:ExperimentBrowser, slot, fig, empty:str):
         fw.data = ()
         fw.add_traces(list(fig.data))
         fw.layout = fig.layout
-        fw.layout.height = self._layout["height"]
+        fw.layout.update(plot_theme(height=self._layout["height"]))     # transparent, for light and dark themes
     slot.show_if_data(empty)
 
 # %% ../../nbs/13_browser.ipynb #13-browser-023

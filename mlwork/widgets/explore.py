@@ -11,7 +11,8 @@ from fastcore.basics import patch
 from ..fmt import kv_html
 from ..profile import profile as make_profile, Profile
 from ..schema import Schema, check_frame, column_kind
-from .base import ErrorPane, ChartSlot, error_output, html_table, fmt_number, fmt_percent, fmt_time
+from .base import (ErrorPane, ChartSlot, error_output, html_table, fmt_number, fmt_percent, fmt_time,
+                                 plot_theme, themed, BAD)
 
 # %% auto #0
 __all__ = ['NO_TARGET', 'id_columns', 'id_summary', 'DataExplorer', 'sample_values', 'explore']
@@ -99,7 +100,7 @@ class DataExplorer(ErrorPane, W.VBox):
         self.toggle = W.ToggleButtons(options=[("Single", "single"), ("Compare", "compare")], value="single",
                                       disabled=self._ref is None,
                                       tooltips=["this dataset", "overlay the reference version"])
-        layout = dict(height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white")
+        layout = plot_theme(height=300, margin=dict(l=50, r=10, t=40, b=40))
         wait = "Profiling the data: the charts of the selected column appear here when it is done."
         self.dist_slot = ChartSlot(wait, dict(title="distribution", barmode="overlay", width=640, **layout))
         self.target_slot = ChartSlot(wait, dict(title="relation to the target", width=520, **layout))
@@ -110,6 +111,7 @@ class DataExplorer(ErrorPane, W.VBox):
         self.observe(self._guard(self._on_mode), names="mode")
         self.children = [self.title, W.HBox([self.toggle, self.progress, self.status]), self.errors, self.table,
                          W.HBox([self.picker, self.dist_slot]), W.HBox([self.target_slot, self.missing_slot])]
+        themed(self)                          # light and dark themes (see widgets.base)
         self._done = threading.Event()
         if background: threading.Thread(target=self._load_then_signal, daemon=True, name="mlwork-explore").start()
         else: self._load_then_signal()
@@ -119,7 +121,7 @@ class DataExplorer(ErrorPane, W.VBox):
     target_fig = property(lambda self: self.target_slot.figure)
     missing_fig = property(lambda self: self.missing_slot.figure)
 
-    def _on_error(self, e): self.status.value = "<span style='color:#c0392b'>error: see below</span>"
+    def _on_error(self, e): self.status.value = f"<span style='color:{BAD}'>✘ error: see below</span>"
 
     def _load_then_signal(self):
         self._guard(self._load)()

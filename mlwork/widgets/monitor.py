@@ -10,7 +10,8 @@ import traitlets as T
 from fastcore.basics import patch
 from ..errors import NotFoundError
 from ..monitor_report import drift_heatmap, performance_figure
-from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time, served_frame, served_html
+from .base import (ErrorPane, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time, served_frame,
+                                 served_html, plot_theme, themed, good, bad, BAD)
 
 # %% auto #0
 __all__ = ['MonitorPanel', 'no_report_text', 'monitor_panel']
@@ -34,17 +35,23 @@ class MonitorPanel(ErrorPane, W.VBox):
         self.serving = W.HTML()
         self.refresh_button = W.Button(description="Refresh", icon="refresh", tooltip="re-read the reports from the store")
         self.refresh_button.on_click(self._guard(lambda _: self.refresh()))
-        self.heat_slot = ChartSlot("", make=lambda: drift_heatmap([], widget=True), width="760px")
-        self.perf_slot = ChartSlot("", make=lambda: performance_figure([], widget=True), width="760px")
+        self.heat_slot = ChartSlot("", make=lambda: _themed_figure(drift_heatmap([], widget=True)), width="760px")
+        self.perf_slot = ChartSlot("", make=lambda: _themed_figure(performance_figure([], widget=True)), width="760px")
         self.actions = W.HTML()
         self.detail = W.VBox()
         self.children = [W.HBox([self.header, self.refresh_button]), self.errors, self.status, self.serving, self.heat_slot,
                          self.detail, self.perf_slot, W.HTML("<b>Monitor actions</b>"), self.actions]
+        themed(self)                                      # light and dark themes (see widgets.base)
         self.observe(self._guard(self._on_selected), names="selected")
         self._guard(self.refresh)()
 
     def _on_error(self, e):
-        self.status.value = "<span class='mlwork-status' style='color:#c0392b'>error: see above</span>"
+        self.status.value = f"<span class='mlwork-status' style='color:{BAD}'>✘ error: see above</span>"
+
+def _themed_figure(fw):
+    "A chart of the panel with transparent backgrounds and the theme's colours (see `plot_theme`)."
+    fw.update_layout(**plot_theme())
+    return fw
 
 # %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-010
 def no_report_text(name:str) -> str:
@@ -65,7 +72,7 @@ def refresh(self:MonitorPanel):
     latest = self.reports[0] if self.reports else None
     verdict = ("no drift check yet: run the monitor job (mlwork monitor run NAME --data ...)" if latest is None else
                f"latest: report #{latest['id']} on {_data_text(latest)} — "
-               + ("<b style='color:#c0392b'>DRIFT</b>" if latest.get("dataset_drift") else "<b style='color:#1e8449'>no dataset drift</b>")
+               + (bad("DRIFT", "⚠") if latest.get("dataset_drift") else good("no dataset drift"))
                + f" ({latest.get('drift_share', 0):.0%} of columns)")
     self.header.value = (f"<div class='mlwork-monitor-header'><h3 style='margin:4px 0'>{html.escape(name)}: monitoring</h3>"
                          f"{verdict}<br><small>policy: retrain_on = {html.escape(', '.join(pol['retrain_on']) or 'never')}, "

@@ -11,13 +11,14 @@ from fastcore.basics import patch
 from ..audit import AuditError, require_reason
 from ..errors import NotFoundError
 from ..registry import GateFailed, RegistryError, LOWER_IS_BETTER
-from .base import ErrorPane, ChartSlot, error_output, empty_note, html_table, served_frame, served_html
+from .base import (ErrorPane, ChartSlot, error_output, empty_note, html_table, served_frame, served_html,
+                                 plot_theme, themed, good, bad, delta_html, GOOD, BAD, MUTED, GOOD_BG, BAD_BG)
 
 # %% auto #0
 __all__ = ['NO_EVAL_DATA', 'eval_data', 'header_html', 'gates_html', 'history_html', 'PromotionPanel', 'promotion']
 
 # %% ../../nbs/14_promotion.ipynb #14-promotion-007
-_GREEN, _RED, _GREY = "#1e8449", "#c0392b", "#555"
+_GREEN, _RED, _GREY = GOOD, BAD, MUTED        # blue, orange and grey: the theme's colours (see widgets.base)
 NO_EVAL_DATA = ("No evaluation data: set eval_dataset = NAME@N in the [promotion] section of settings.ini "
                 "to score the champion and the candidate on the same data.")
 
@@ -63,14 +64,14 @@ def gates_html(results:list, candidate:int, title:str="") -> str:
     def value(g, k): return g.get(k) if isinstance(g, dict) else getattr(g, k, None)
     with_data = any(value(g, "data") for g in results)
     rows = [[html.escape(value(g, "gate")),
-             f"<b style='color:{_GREEN if value(g, 'passed') else _RED}'>{'PASS' if value(g, 'passed') else 'FAIL'}</b>",
+             good("PASS") if value(g, "passed") else bad("FAIL"),
              html.escape(value(g, "detail") or "")] + ([html.escape(value(g, "data") or "")] if with_data else [])
             for g in results]
-    styles = ["background:#eafaf1" if value(g, "passed") else "background:#fdedec" for g in results]
+    styles = [f"background:{GOOD_BG if value(g, 'passed') else BAD_BG}" for g in results]
     failed = [value(g, "gate") for g in results if not value(g, "passed")]
-    note = (f"<div style='color:{_RED}'>v{candidate} fails {', '.join(failed)}: Promote is blocked unless "
+    note = (f"<div style='color:{_RED}'>✘ v{candidate} fails {', '.join(failed)}: Promote is blocked unless "
             "<i>force (audited)</i> is ticked.</div>" if failed else
-            f"<div style='color:{_GREEN}'>v{candidate} passes every gate.</div>")
+            f"<div style='color:{_GREEN}'>✔ v{candidate} passes every gate.</div>")
     return (title + html_table(["gate", "result", "why"] + (["data"] if with_data else []), rows, "mlwork-gates", styles,
                                nowrap=[0, 1]) + note)
 
@@ -81,7 +82,7 @@ def history_html(h) -> str:
     rows = [[html.escape(r.at.tz_convert(None).strftime("%Y-%m-%d %H:%M:%S") if r.at.tzinfo else str(r.at)),
              html.escape(str(r.who)), f"<b>{html.escape(r.action)}</b>", "" if r.version != r.version or r.version is None else f"v{int(r.version)}",
              _fmt(r.alias), _fmt(r.reason), _fmt(r.gates),
-             f"<b style='color:{_RED}'>forced</b>" if r.forced else ""] for r in h.iloc[::-1].itertuples()]
+             bad("forced", "⚠") if r.forced else ""] for r in h.iloc[::-1].itertuples()]
     return ("<div style='max-height:240px;overflow:auto'>"
             + html_table(["at (UTC)", "who", "action", "version", "alias", "reason", "gates", "forced"], rows,
                          "mlwork-history", nowrap=[0, 2, 3]) + "</div>")
@@ -107,8 +108,8 @@ class PromotionPanel(ErrorPane, W.VBox):
         self.picker = W.Dropdown(description="candidate", layout=W.Layout(width="420px"))
         self.data_note, self.metrics, self.slice_table, self.lineage, self.gates, self.history = (W.HTML() for _ in range(6))
         self.serving = W.HTML()                                 # what the model servers answer with now
-        self.curves_slot = ChartSlot(NO_EVAL_DATA, dict(template="plotly_white", width=470, height=420,
-                                                        margin=dict(l=50, r=10, t=40, b=40), title="ROC curve"))
+        self.curves_slot = ChartSlot(NO_EVAL_DATA, plot_theme(width=470, height=420,
+                                                              margin=dict(l=50, r=10, t=40, b=40), title="ROC curve"))
         self.reason = W.Textarea(placeholder="why? (required: it goes into the audit log)",
                                  layout=W.Layout(width="520px", height="56px"))
         self.force = W.Checkbox(description="force (audited)", value=False, indent=False,
@@ -139,6 +140,7 @@ class PromotionPanel(ErrorPane, W.VBox):
         self.no_model = W.HTML()
         self.children = [self.title, self.no_model, self.body, self.status, self.errors,
                          W.HTML("<b>Audit log</b>"), self.history]
+        themed(self)                                            # light and dark themes (see widgets.base)
         g(self.refresh)(candidate)
 
 # %% ../../nbs/14_promotion.ipynb #14-promotion-034
@@ -147,7 +149,8 @@ def _on_error(self:PromotionPanel, e): self._say(f"{type(e).__name__}: {e}", _RE
 
 @patch
 def _say(self:PromotionPanel, text, color=_GREY):
-    self.status.value = f"<span class='mlwork-status' style='color:{color}'>{html.escape(text)}</span>"
+    sign = {GOOD: "✔ ", BAD: "✘ "}.get(color, "")            # not by colour alone
+    self.status.value = f"<span class='mlwork-status' style='color:{color}'>{sign}{html.escape(text)}</span>"
 
 @patch
 def _action(self:PromotionPanel, doing, fn):
@@ -285,7 +288,7 @@ def _show(self:PromotionPanel):
     evals = {lab: self.evaluation(mv.version) for lab, mv in sides} if d else {}
     self.data_note.value = (f"Both models scored on <code>{html.escape(d[2])}</code> ({len(d[0]):,} rows), the "
                             "<code>eval_dataset</code> of <code>[promotion]</code>." if d else
-                            "<span style='color:#c0392b'>No <code>eval_dataset</code> in the <code>[promotion]</code> "
+                            f"<span style='color:{BAD}'>⚠ No <code>eval_dataset</code> in the <code>[promotion]</code> "
                             f"policy of {html.escape(str(self.ws.settings.file))}: the models cannot be compared on "
                             "the same data, and the gates that need it fail.</span>")
     self._show_metrics(sides, evals)
@@ -310,9 +313,9 @@ def _show_metrics(self:PromotionPanel, sides, evals):
             if a is None or b is None or a != a or b != b: row.append("")
             else:
                 better = (b < a) if k.endswith(LOWER_IS_BETTER) else (b > a)
-                row.append(f"<span style='color:{_GREEN if better else _RED if a != b else _GREY}'>{b - a:+.4f}</span>")
+                row.append(delta_html(b - a, better if a != b else None))
         rows.append(row)
-    self.metrics.value = html_table(head, rows, "mlwork-metrics", align_right=range(1, len(head)))
+    self.metrics.value = html_table(head, rows, "mlwork-metrics", align_right=range(1, len(head)), nowrap=[len(head) - 1])
     first = next(iter(evals.values()))
     if first.slices is None:
         self.slice_table.value = empty_note("The evaluation data has no categorical column (2 to 20 levels) to slice by.")
@@ -346,7 +349,7 @@ def _show_curves(self:PromotionPanel, sides, evals):
                 self.curves.add_scattergl(x=t.x, y=t.y, mode="markers", name=f"{lab} v{mv.version} (RMSE {e.metrics['rmse']:.4g})",
                                           marker=dict(size=4, opacity=0.4, color=colors[lab]))
         if task == "classification":
-            self.curves.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="lightgray"))
+            self.curves.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="#999999"))
             self.curves.layout.update(title="ROC curve", xaxis_title="false positive rate", yaxis_title="true positive rate")
         else:
             self.curves.layout.update(title="Residuals", xaxis_title="predicted", yaxis_title="actual − predicted")
