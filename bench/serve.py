@@ -167,8 +167,8 @@ def main():
     if args.log_only: models = {"demo": models["demo"]}
     ws, token, fitted = setup_mlwork(tmp / "ws", models)
     if args.log_only:
-        log = measure_log(ws, token, models["demo"], secs, args.rounds)
-        report_log(log, tmp); return
+        log = measure_log(ws, token, models["demo"], secs, args.rounds, args.runtime)
+        report_log(log, tmp, args.runtime); return
     specs = []
     for name, (kind, df, feats, target) in models.items():
         df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -222,7 +222,7 @@ def main():
         for pr in procs:
             if pr.poll() is None: pr.kill()
     report(results, reload, tmp, args.runtime)
-    if args.runtime == "sklearn": report_log(measure_log(ws, token, models["demo"], secs, args.rounds), tmp)
+    report_log(measure_log(ws, token, models["demo"], secs, args.rounds, args.runtime), tmp, args.runtime)
 
 
 def measure_reload(ws, mlw, token, model, secs, runtime="sklearn"):
@@ -250,7 +250,7 @@ def _log_waiting(url, name):
     return json.loads(c.getresponse().read())[name]["log"]["waiting"]
 
 
-def measure_log(ws, token, model, secs, rounds):
+def measure_log(ws, token, model, secs, rounds, runtime="sklearn"):
     "The log's cost on one server: demo (log on) vs demo_nolog (log off, same version), alternating; then the writer alone."
     import statistics as st
     from mlwork.serve import serve_in_background
@@ -264,7 +264,7 @@ def measure_log(ws, token, model, secs, rounds):
     hdr = {"authorization": f"Bearer {token}"}
     rows = json.loads(df[feats + ["customer_id", "period"]].head(100).to_json(orient="records", date_format="iso"))
     out = {"server": [], "writer": None}
-    with serve_in_background(ws, "demo@production", "demo_nolog@production", workers=1) as h:
+    with serve_in_background(ws, "demo@production", "demo_nolog@production", workers=1, runtime=runtime) as h:
         for size in (1, 100):
             for clients in (1, 8):
                 body = json.dumps(rows[:size]).encode()
@@ -318,7 +318,8 @@ def writer_speed(ws, rows, n_rows=100_000):
     return out
 
 
-def report_log(log, tmp):
+def report_log(log, tmp, runtime="sklearn"):
+    print(f"\nthe prediction log's cost, {runtime} runtime")
     print("\n| rows | clients | log on req/s (p99 ms) | log off req/s (p99 ms) | throughput cost | failures |")
     print("|---|---|---|---|---|---|")
     for r in log["server"]:
@@ -328,8 +329,9 @@ def report_log(log, tmp):
     for size, w in log["writer"].items():
         print(f"writer, {size}-row requests: {w['submit_us']:.1f} µs per submit; {w['rows_per_s']:,.0f} rows/s written; {w['bytes_per_row']:.1f} bytes/row")
     out = HERE / "out"; out.mkdir(exist_ok=True)
-    (out / "serve_log.json").write_text(json.dumps(dict(log, when=time.strftime("%Y-%m-%d %H:%M")), indent=1, default=str))
-    print(f"(results in {out / 'serve_log.json'}; workspace {tmp})")
+    name = "serve_log.json" if runtime == "sklearn" else f"serve_log_{runtime}.json"
+    (out / name).write_text(json.dumps(dict(log, runtime=runtime, when=time.strftime("%Y-%m-%d %H:%M")), indent=1, default=str))
+    print(f"(results in {out / name}; workspace {tmp})")
 
 
 def report(results, reload, tmp, runtime="sklearn"):
