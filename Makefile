@@ -16,7 +16,7 @@ $(BIN)/python:
 
 # Re-install when the packaging changes.
 $(VENV)/.core: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml,jobs,widgets]"
+	$(PIP) install -e ".[ml,jobs,widgets,serve,onnx]"   # serve and onnx: the README's steps after the demo (mlwork serve, models export)
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
