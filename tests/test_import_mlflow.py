@@ -6,7 +6,7 @@ histories, artifacts, a logged dataset, a RUNNING run, a deleted run, and a regi
 (skops and cloudpickle), an alias and tags (of experiments, the model and its versions), then dumps what MLflow's own client reads back as JSON. The test imports
 the store into a fresh workspace and compares.
 """
-import json, math, os, shutil, subprocess, sys, textwrap
+import json, math, os, shutil, signal, subprocess, sys, textwrap
 from pathlib import Path
 import pytest
 import sqlalchemy as sa
@@ -293,10 +293,12 @@ import pandas as pd, numpy as np
 import mlwork as mw
 from mlwork.importers import import_mlflow, ClientSource
 uri, out = sys.argv[3], sys.argv[4]
+server = sys.argv[5] if len(sys.argv) > 5 else None     # a running `mlflow server` on the same store
 res = {}
-for how in ("client", "database"):
+for how in ("client", "database") + (("server",) if server else ()):
     ws = mw.Workspace.init(f"{out}/{how}")
-    s = import_mlflow(ws, ClientSource(uri) if how == "client" else uri, registry=True, trust_pickle=True)
+    source = {"client": lambda: ClientSource(uri), "database": lambda: uri, "server": lambda: server}[how]()
+    s = import_mlflow(ws, source, registry=True, trust_pickle=True)
     df = ws.runs().sort_values("run_id")
     rows = lambda frame: json.loads(frame.to_json(orient="records", date_format="iso"))   # NaN -> null
     res[how] = dict(counts=[s.experiments, s.runs, s.params, s.metrics, s.tags, s.artifacts, s.datasets, s.logged_models,
@@ -312,18 +314,43 @@ json.dump(res, open(f"{out}/client.json", "w"))
 
 
 def test_client_path_matches_database_path(mlflow_store, tmp_path):
-    "The tracking-server path (MLflow's client) imports what the direct database path imports (run in MLflow's venv)."
-    import site
+    """The tracking-server path imports what the direct database path imports: through MLflow's client on the store, and
+    through a real `mlflow server` process on 127.0.0.1 (http://…), both run in MLflow's venv."""
+    import site, socket, time, urllib.request
     root, exp = mlflow_store
     (tmp_path / "client.py").write_text(CLIENT)
-    r = subprocess.run([str(MLFLOW_PY), str(tmp_path / "client.py"), str(ROOT), site.getsitepackages()[0], exp["uri"],
-                        str(tmp_path)], capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLWORK_USER": "test"})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLWORK_USER": "test"}
+    srv = subprocess.Popen([str(MLFLOW_PY.parent / "mlflow"), "server", "--backend-store-uri", exp["uri"], "--host", "127.0.0.1",
+                            "--port", str(port), "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.time() + 90
+        while True:
+            assert srv.poll() is None, srv.stderr.read().decode()[-3000:]
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                    if resp.status == 200: break
+            except OSError: pass
+            assert time.time() < end, "mlflow server not up after 90 s"
+            time.sleep(0.5)
+        r = subprocess.run([str(MLFLOW_PY), str(tmp_path / "client.py"), str(ROOT), site.getsitepackages()[0], exp["uri"],
+                            str(tmp_path), url], capture_output=True, text=True, timeout=600, env=env)
+    finally:
+        os.killpg(srv.pid, signal.SIGTERM); srv.wait(30)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path / "client.json").read_text())
-    c, d = res["client"], res["database"]
-    assert c["counts"] == d["counts"]
-    for k in ("runs", "history", "registry", "tags", "champion"): assert c[k] == d[k], k
+    d = res["database"]
+    src = "tags.mlwork.import.source"
+    assert {r[src] for r in res["server"]["runs"]} == {f"mlflow:{url}"}       # each run names where it came from
+    for how in ("client", "server"):
+        c = res[how]
+        assert c["counts"] == d["counts"], how
+        if how == "server":
+            for r in c["runs"] + d["runs"]: r.pop(src)
+        for k in ("runs", "history", "registry", "tags", "champion"): assert c[k] == d[k], (how, k)
 
 
 MLFLOW_TABLES = ["experiments", "experiment_tags", "runs", "params", "metrics", "latest_metrics", "tags", "datasets", "inputs",
