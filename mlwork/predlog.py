@@ -131,6 +131,22 @@ def _hashed(vals:list, key):
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-013
 YIELD_EVERY = 200      # entries the writer converts before it lets other threads run
 
+def _feature_columns(entries:list, features:list, gather) -> list:
+    "Each feature's values over all entries: one Python step per entry (a C itemgetter), then a C transpose and flatten."
+    from operator import itemgetter
+    from itertools import chain
+    if not features: return []
+    get = itemgetter(*features)
+    try:
+        per_entry = []
+        for i in range(0, len(entries), YIELD_EVERY):
+            per_entry.extend(get(e.cols) for e in entries[i:i + YIELD_EVERY])
+            time.sleep(0)
+    except KeyError:                 # an entry without some feature: value by value, None where missing
+        return [gather(lambda e, f=f: e.cols.get(f)) for f in features]
+    if len(features) == 1: per_entry = [(v,) for v in per_entry]
+    return [list(chain.from_iterable(col)) for col in zip(*per_entry)]
+
 def segment_table(entries:list, opts:dict, key:bytes|None=None) -> tuple:
     "(Arrow table, index fields) of the entries of ONE model version; dropped columns are never read, hashed ones hashed here."
     import numpy as np, pyarrow as pa
@@ -151,8 +167,7 @@ def segment_table(entries:list, opts:dict, key:bytes|None=None) -> tuple:
         return out
     features = [f for f in spec.features if f not in drop]
     passthrough = [c for c in spec.passthrough if c not in drop]
-    for f in features:
-        vals = gather(lambda e: e.cols.get(f))
+    for f, vals in zip(features, _feature_columns(entries, features, gather)):
         add(f, _hashed(vals, key) if f in hashed else _arrow(spec.columns[f].kind, vals))
     for c in passthrough:
         vals = gather(lambda e: (e.keep or {}).get(c))
@@ -160,9 +175,10 @@ def segment_table(entries:list, opts:dict, key:bytes|None=None) -> tuple:
         elif c == roles.get("time"):
             arr, data_t = _times(vals); add(c, arr)
         else: add(c, pa.array([None if v is None else _text(v) for v in vals], pa.string()))
-    add(PREDICTION, _arrow("any", gather(lambda e: e.preds)))
+    from itertools import chain
+    add(PREDICTION, _arrow("any", list(chain.from_iterable(e.preds for e in entries))))
     if loaded.classes is not None and all(e.proba is not None for e in entries):
-        P = np.asarray(gather(lambda e: e.proba), dtype="float64").reshape(total, len(loaded.classes))
+        P = np.asarray(list(chain.from_iterable(e.proba for e in entries)), dtype="float64").reshape(total, len(loaded.classes))
         for j, c in enumerate(loaded.classes): add(f"{PROBA}{_text(c)}", pa.array(P[:, j]))
     at = np.repeat(np.fromiter((e.at for e in entries), np.float64, len(entries)), ns)
     add("_request_id", pa.array(np.repeat(np.array([e.request_id for e in entries], dtype=object), ns), pa.string()))
