@@ -537,6 +537,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlwork.predlog._delete_blob': ('predlog.html#_delete_blob', 'mlwork/predlog.py'),
                                 'mlwork.predlog._entity_form': ('predlog.html#_entity_form', 'mlwork/predlog.py'),
                                 'mlwork.predlog._epoch': ('predlog.html#_epoch', 'mlwork/predlog.py'),
+                                'mlwork.predlog._feature_columns': ('predlog.html#_feature_columns', 'mlwork/predlog.py'),
                                 'mlwork.predlog._fill': ('predlog.html#_fill', 'mlwork/predlog.py'),
                                 'mlwork.predlog._hashed': ('predlog.html#_hashed', 'mlwork/predlog.py'),
                                 'mlwork.predlog._keys': ('predlog.html#_keys', 'mlwork/predlog.py'),
