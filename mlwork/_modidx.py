@@ -880,6 +880,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlwork.serving._coerce_text': ('serving.html#_coerce_text', 'mlwork/serving.py'),
                                 'mlwork.serving._kind_of': ('serving.html#_kind_of', 'mlwork/serving.py'),
                                 'mlwork.serving._ok': ('serving.html#_ok', 'mlwork/serving.py'),
+                                'mlwork.serving._server_rows': ('serving.html#_server_rows', 'mlwork/serving.py'),
                                 'mlwork.serving._train_schema': ('serving.html#_train_schema', 'mlwork/serving.py'),
                                 'mlwork.serving._value': ('serving.html#_value', 'mlwork/serving.py'),
                                 'mlwork.serving.check_columns': ('serving.html#check_columns', 'mlwork/serving.py'),

@@ -564,14 +564,17 @@ def unregister_server(store, row_id:str):
     with store.transaction(what="unregistering a server") as conn:
         conn.execute(servers_t.update().where(servers_t.c.id == row_id).values(stopped_at=time.time()))
 
-def list_servers(store, all:bool=False, beat:float=SERVING_DEFAULTS["heartbeat"]):
-    "Servers processes: url, pid, what they serve, status (up, stale, stopped). Only the live ones unless `all`."
-    import pandas as pd
+def _server_rows(store, all:bool, beat:float) -> list:
+    "Rows of the servers table, oldest first: the live ones (not stopped, a heartbeat within three beats) unless `all`."
     with store.transaction(write=False) as conn:
         q = sa.select(servers_t).order_by(servers_t.c.started_at)
         if not all: q = q.where(servers_t.c.stopped_at.is_(None), servers_t.c.heartbeat_at >= time.time() - 3 * beat)
-        rows = conn.execute(q).mappings().all()
-    now = time.time()
+        return conn.execute(q).mappings().all()
+
+def list_servers(store, all:bool=False, beat:float=SERVING_DEFAULTS["heartbeat"]):
+    "Servers processes: url, pid, what they serve, status (up, stale, stopped). Only the live ones unless `all`."
+    import pandas as pd
+    rows, now = _server_rows(store, all, beat), time.time()
     df = pd.DataFrame([{"server": r["server"][:8], "url": r["url"], "host": r["host"], "pid": r["pid"],
                         "models": ", ".join(f"{m['ref']} (v{m['version']}{', onnx' if m.get('runtime') == 'onnx' else ''}"
                                             f"{', %d requests' % m['requests'] if m.get('requests') else ''})" for m in (r["models"] or {}).values()),
@@ -586,9 +589,7 @@ SERVED_COLUMNS = ["model", "ref", "version", "runtime", "requests", "errors", "p
 def served(store, name:str|None=None, beat:float=SERVING_DEFAULTS["heartbeat"]):
     "What the running servers serve, a row per process and model: version, runtime and counters since the process started (as of its last heartbeat)."
     import pandas as pd
-    with store.transaction(write=False) as conn:
-        rows = conn.execute(sa.select(servers_t).where(servers_t.c.stopped_at.is_(None), servers_t.c.heartbeat_at >= time.time() - 3 * beat)
-                            .order_by(servers_t.c.started_at)).mappings().all()
+    rows = _server_rows(store, False, beat)
     out = [{"model": n, "ref": m.get("ref"), "version": m.get("version"), "runtime": m.get("runtime", "sklearn"),
             **{k: m.get(k, 0) for k in ("requests", "errors", "log_dropped")}, "p50_ms": m.get("p50_ms"), "p99_ms": m.get("p99_ms"),
             "server": r["server"][:8], "url": r["url"], "pid": r["pid"], "heartbeat": r["heartbeat_at"]}
