@@ -190,12 +190,9 @@ class App:
         return c
 
     def count(self, model:str, protocol:str, status:int, seconds:float):
-        "Count one answered request in the metrics (the labelled children are looked up once, then kept)."
-        k = (model, protocol, status)
-        c = self._children.get(k)
-        if c is None:
-            c = self._children[k] = (self.m["requests"].labels(model, protocol, str(status)), self.m["latency"].labels(model, protocol))
-        c[0].inc(); c[1].observe(seconds)
+        "Count one answered request in the metrics."
+        self.child("requests", model, protocol, str(status)).inc()
+        self.child("latency", model, protocol).observe(seconds)
 
     def error(self, status, message, rid, name=None, problems=None, kind="input"):
         from mlwork.serving import InputProblem
@@ -318,8 +315,7 @@ async def feedback(self:App, request, name:str):
     except Exception as e:
         self.log.exception("request %s failed", rid)
         status, payload = 500, {"error": f"Internal error: {type(e).__name__}", "error_code": "INTERNAL", "request_id": rid}
-    self.m["requests"].labels(name if name in sv.refs else "-", "feedback", str(status)).inc()
-    self.m["latency"].labels(name if name in sv.refs else "-", "feedback").observe(time.perf_counter() - t0)
+    self.count(name if name in sv.refs else "-", "feedback", status, time.perf_counter() - t0)
     return Response(json.dumps(payload, allow_nan=False, default=str).encode(), status, {"x-request-id": rid}, media_type="application/json")
 
 # %% ../nbs/17_serve.ipynb #17-serve-023
