@@ -345,6 +345,8 @@ class DriftReport:
                      distribution_drift=c.distribution_drift, missing_drift=c.missing_drift, category_drift=c.category_drift,
                      psi=c.psi, missing_ref=c.missing_ref, missing_cur=c.missing_cur, tested=c.tested,
                      reasons="; ".join(c.reasons) or c.note) for c in self.columns]
+        if self.meta.get("sketched"):            # from sketches: whether the stated error could flip each verdict
+            for r, c in zip(rows, self.columns): r["borderline"] = c.borderline
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
@@ -373,6 +375,7 @@ class DriftReport:
 
     def __repr__(self):
         lines = [self.summary()] + [f"  {c.column}: " + "; ".join(c.reasons) for c in self.columns if c.drifted]
+        if self.meta.get("borderline"): lines.append(f"  borderline (a sketch's error could flip the verdict): {', '.join(self.meta['borderline'])}")
         return "\n".join(lines)
 
     def figure(self):
@@ -395,10 +398,12 @@ class DriftReport:
             f"<tr style='color:{'#b00' if c.drifted else 'inherit'}'><td>{html.escape(c.column)}</td><td>{c.kind}</td>"
             f"<td>{c.method or '—'}</td><td>{'' if c.score is None else f'{c.score:.4g}'}</td>"
             f"<td>{'' if c.psi is None else f'{c.psi:.3f}'}</td><td>{c.missing_ref:.1%} → {c.missing_cur:.1%}</td>"
-            f"<td>{'yes' if c.drifted else ('not tested' if not c.tested else 'no')}</td>"
+            f"<td>{'yes' if c.drifted else ('not tested' if not c.tested else 'no')}{' (borderline)' if c.borderline else ''}</td>"
             f"<td>{html.escape('; '.join(c.reasons) or c.note)}</td></tr>" for c in self.columns)
         return (f"<div><b>{html.escape(self.summary())}</b><br><small>reference {html.escape(str(self.reference))} "
-                f"({self.reference_rows:,} rows{'' if self.exact else ', sketch'}), current {self.current_rows:,} rows</small>"
+                f"({self.reference_rows:,} rows{'' if self.exact else ', sketch'}), current {self.current_rows:,} rows"
+                + (f"; borderline (a sketch's error could flip the verdict): {html.escape(', '.join(self.meta['borderline']))}"
+                   if self.meta.get("borderline") else "") + "</small>"
                 "<table><tr><th>column</th><th>kind</th><th>test</th><th>score</th><th>PSI</th><th>missing</th>"
                 f"<th>drift</th><th>why</th></tr>{rows}</table></div>")
 

@@ -14,7 +14,7 @@ from .store import drift_reports, events as events_t, dataset_versions, run_data
 from .tracking import get_run
 
 # %% auto #0
-__all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'LINEAGE_ACTIONS', 'MonitorError', 'monitoring_policy', 'expected_accuracy',
+__all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'AUC_BINS', 'LINEAGE_ACTIONS', 'MonitorError', 'monitoring_policy', 'expected_accuracy',
            'expected_roc_auc', 'predictions', 'estimated_metrics', 'realised', 'data_source', 'data_frame',
            'data_version', 'training_dataset', 'join_labels', 'Monitor', 'example_model', 'logged_predictions',
            'as_classes', 'example_traffic', 'live_span']
@@ -186,8 +186,11 @@ class Monitor:
         return data_frame(self.datasets, x)
 
     def drift(self, reference, current, columns:list|None=None, prediction:str|None=None, progress=None) -> DriftReport:
-        "Drift of `current` against `reference` (DataFrame, file, dataset `name@version`, DatasetVersion or Reference); not stored."
+        "Drift of `current` against `reference` (DataFrame, file, dataset `name@version`, DatasetVersion or Reference; either may be a Parquet folder or glob or a Dask DataFrame, read partition by partition); not stored."
         from mlwork.datasets import DatasetVersion
+        from mlwork.partsketch import is_partitioned
+        if is_partitioned(current) or is_partitioned(reference):
+            return self._drift_partitioned(reference, current, columns, prediction, progress)
         ref = data_source(self.datasets, reference)
         ref = ref.reference() if isinstance(ref, DatasetVersion) else ref
         return DriftDetector(self.policy()).fit(ref, columns).score(self.frame(current), columns, prediction=prediction,
@@ -297,6 +300,8 @@ def check(self:Monitor, name:str,            # a registered model
     if current is None: raise MonitorError("check needs `current` (the data the model scored), or source='live' with since/until.")
     if since is not None or until is not None:
         raise MonitorError(f"since/until ({since!r}, {until!r}) choose a window of the prediction log: they need source='live'.")
+    from mlwork.partsketch import is_partitioned
+    if is_partitioned(current): return self._check_partitioned(name, current, alias, labels, window, progress)
     pol = self.policy(name)
     mv = self.registry.get(name, alias)
     model = self.registry.load(mv.ref)
@@ -317,12 +322,13 @@ def check(self:Monitor, name:str,            # a registered model
     perf = self._performance(df, pred, ref_dv, labels, window)
     return self._conclude(report, pol, mv, alias, ref_dv, cur_dv, pred, perf, window, t0)
 
-def _prediction_drift(pol:dict, model, reference, features:list, pred:dict):
-    "Drift of the predictions `pred` of current rows against the model's on the reference's bounded row sample (the sketch keeps <= 5,000 rows); None without a sample."
+def _prediction_drift(pol:dict, model, reference, features:list, pred:dict, sketch=None):
+    "Drift of the predictions `pred` of current rows (or of their merged `sketch`, a PartSketch of column 'prediction') against the model's on the reference's bounded row sample (the sketch keeps <= 5,000 rows); None without a sample."
     import pandas as pd
     if reference.sample is None or not all(c in reference.sample for c in features): return None
     ref_pred = _prediction_column(predictions(model, reference.sample[features]))
-    pr = DriftDetector(pol).fit(pd.DataFrame({"prediction": ref_pred})).score(pd.DataFrame({"prediction": _prediction_column(pred)}))
+    det = DriftDetector(pol).fit(pd.DataFrame({"prediction": ref_pred}))
+    pr = det.score_sketch(sketch) if sketch is not None else det.score(pd.DataFrame({"prediction": _prediction_column(pred)}))
     out = pr.columns[0]
     out.note = f"predictions on current rows vs on a sample of {len(ref_pred):,} reference rows"
     return out
@@ -332,8 +338,10 @@ def _conclude(self:Monitor, report:DriftReport, pol:dict, mv, alias, ref_dv, cur
               **extra) -> DriftReport:
     "Complete the report's meta (model, data, metrics, `extra`), decide its triggers, store it."
     run = get_run(self.store, self.blobs, mv.run_id)
-    report.meta.update(model=mv.name, version=mv.version, alias=alias, current=cur_dv.ref, reference_dataset=ref_dv.ref,
-                       estimated=estimated_metrics(pred), performance=perf, prediction_kind=pred["kind"],
+    est = extra.pop("estimated") if "estimated" in extra else estimated_metrics(pred)      # partitioned data: counted per partition
+    current = extra.pop("current") if cur_dv is None else cur_dv.ref                       # ... and no dataset version: the path
+    report.meta.update(model=mv.name, version=mv.version, alias=alias, current=current, reference_dataset=ref_dv.ref,
+                       estimated=est, performance=perf, prediction_kind=pred["kind"],
                        validation={k: v for k, v in run.metrics.items() if k in ("roc_auc", "accuracy", "rmse", "mae")},
                        labelled=any(w.get("labelled") for w in perf), target=ref_dv.schema.role("target"),
                        window=window or "", seconds_total=time.perf_counter() - t0, **extra)
@@ -349,7 +357,7 @@ def _store_report(self:Monitor, report:DriftReport, ref_dv, cur_dv) -> int:
     with self.store.transaction(what=f"storing the drift report of {m['model']}@{m['version']}") as conn:
         if job_id and conn.execute(sa.text("SELECT 1 FROM jobs WHERE id = :i"), {"i": job_id}).first() is None: job_id = None
         rid = conn.execute(drift_reports.insert().values(
-            model=m["model"], version=m["version"], reference_id=ref_dv.id, current_id=cur_dv.id, job_id=job_id,
+            model=m["model"], version=m["version"], reference_id=ref_dv.id, current_id=None if cur_dv is None else cur_dv.id, job_id=job_id,
             created_at=time.time(), dataset_drift=report.dataset_drift, drift_share=report.drift_share,
             report=report.to_dict())).inserted_primary_key[0]
         record(conn, "drift_check", model=m["model"], version=m["version"], alias=m["alias"], reason=report.summary(),
@@ -363,6 +371,149 @@ def record_actions(self:Monitor, report:DriftReport, actions:list) -> DriftRepor
     report.meta["actions"] = list(actions)
     with self.store.transaction(what="recording the monitor's actions") as conn:
         conn.execute(drift_reports.update().where(drift_reports.c.id == report.meta["id"]).values(report=report.to_dict()))
+    return report
+
+# %% ../nbs/11a_monitor.ipynb #11952036
+AUC_BINS = 2 ** 16     # histogram bins of probabilities for ROC AUC over partitions
+
+def _bin(p):
+    import numpy as np
+    return np.clip((np.asarray(p, float) * AUC_BINS).astype(np.int64), 0, AUC_BINS - 1)
+
+def _perf_counts(df, pred:dict, target, time_col, window) -> dict:
+    "Additive counts per window (None: no window) of one partition: what `_performance` computes, as sums and histograms."
+    import numpy as np, pandas as pd
+    n = len(df)
+    keys = (pd.to_datetime(df[time_col]).dt.to_period(_period(window)).dt.start_time.to_numpy()
+            if window and time_col and time_col in df.columns else np.full(n, np.datetime64("NaT", "ns")))
+    y = df[target].to_numpy() if target and target in df.columns else None
+    labelled = np.zeros(n, dtype=bool) if y is None else pd.notna(y)
+    out = {}
+    for w, g in pd.DataFrame({"i": np.arange(n), "window": keys}).groupby("window", dropna=False, sort=False):
+        i = g.i.to_numpy()
+        c = {"rows": len(i), "labelled": 0}
+        if pred["kind"] == "binary":
+            p, b = pred["p"][i], _bin(pred["p"][i])
+            c["est_sum"] = float(np.sum(np.where(p >= 0.5, p, 1 - p)))
+            c["hp"], c["hn"] = np.bincount(b, p, AUC_BINS), np.bincount(b, 1 - p, AUC_BINS)
+            c["hpn"] = np.bincount(b, p * (1 - p), AUC_BINS)
+        elif pred["kind"] == "multiclass": c["est_sum"] = float(np.sum(pred["conf"][i]))
+        rows = labelled[i]
+        if rows.any():
+            c["labelled"] = int(rows.sum())
+            if pred["kind"] in ("binary", "multiclass", "labels"):
+                truth = np.asarray(y)[i][rows]
+                said = np.asarray(pred["label"] if "label" in pred else pred["value"])[i][rows]
+                if truth.dtype != said.dtype: truth, said = truth.astype(str), said.astype(str)
+                c["correct"] = int(np.sum(truth == said))
+                if pred["kind"] == "binary":
+                    pos = np.asarray(y)[i][rows] == pred["positive"] if truth.dtype.kind != "U" else truth == str(pred["positive"])
+                    b = _bin(pred["p"][i][rows])
+                    c["lpos"], c["lneg"] = np.bincount(b[pos], minlength=AUC_BINS), np.bincount(b[~pos], minlength=AUC_BINS)
+            else:
+                err = np.asarray(pred["value"], float)[i][rows] - np.asarray(y, float)[i][rows]
+                c["sse"], c["sae"] = float(np.sum(err ** 2)), float(np.sum(np.abs(err)))
+        out[None if pd.isna(w) else str(pd.Timestamp(w).date())] = c
+    return out
+
+def _add_counts(a:dict, b:dict) -> dict:
+    "Counts of two partitions, window by window."
+    out = dict(a)
+    for w, c in b.items():
+        if w not in out: out[w] = c; continue
+        m = dict(out[w])
+        for k, v in c.items(): m[k] = m[k] + v if k in m else v
+        out[w] = m
+    return out
+
+def _auc_bins(pos, neg, pn=None) -> float:
+    "ROC AUC from per-bin positive and negative weights (a bin's values tie; `pn`: the per-bin sum of p(1-p) of the expected AUC)."
+    import numpy as np
+    before = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
+    tie = pos * neg - (0 if pn is None else pn)
+    den = float(pos.sum() * neg.sum() - (0 if pn is None else pn.sum()))
+    return float((np.sum(pos * before) + 0.5 * np.sum(tie)) / den) if den > 0 else float("nan")
+
+def _perf_row(w, c:dict, kind:str) -> dict:
+    "One row of `performance` from a window's counts (as `_performance` makes it)."
+    import numpy as np
+    row = {"window": w, "rows": int(c["rows"]), "estimated_accuracy": None, "estimated_roc_auc": None, "labelled": 0}
+    if kind in ("binary", "multiclass"): row["estimated_accuracy"] = c["est_sum"] / c["rows"] if c["rows"] else float("nan")
+    if kind == "binary": row["estimated_roc_auc"] = _auc_bins(c["hp"], c["hn"], c["hpn"]) if c["rows"] >= 2 else float("nan")
+    for k in ("accuracy", "roc_auc", "rmse", "mae"): row[f"realised_{k}"] = None
+    if c["labelled"]:
+        row["labelled"] = int(c["labelled"])
+        if "correct" in c: row["realised_accuracy"] = c["correct"] / c["labelled"]
+        if kind == "binary" and 0 < c["lpos"].sum() < c["labelled"]: row["realised_roc_auc"] = _auc_bins(c["lpos"], c["lneg"])
+        if "sse" in c: row["realised_rmse"], row["realised_mae"] = float(np.sqrt(c["sse"] / c["labelled"])), c["sae"] / c["labelled"]
+    return row
+
+def _check_part(df, model=None, features=None, target=None, time_col=None, window=None):
+    "What `check` needs of one partition: sketches of its inputs and of the model's predictions, and performance counts; None when empty."
+    import pandas as pd
+    from mlwork.partsketch import PartSketch
+    if not len(df): return None
+    pred = predictions(model, df[features])
+    return {"kind": pred["kind"], "inputs": PartSketch.from_frame(df, features),
+            "prediction": PartSketch.from_frame(pd.DataFrame({"prediction": _prediction_column(pred)})),
+            "perf": _perf_counts(df, pred, target, time_col, window)}
+
+def _merge_check(a, b):
+    if a is None or b is None: return b if a is None else a
+    return {"kind": a["kind"], "inputs": a["inputs"].merge(b["inputs"]), "prediction": a["prediction"].merge(b["prediction"]),
+            "perf": _add_counts(a["perf"], b["perf"])}
+
+@patch
+def _check_partitioned(self:Monitor, name:str, current, alias, labels, window, progress) -> DriftReport:
+    "`check` of partitioned current data (a Parquet folder or glob, or a Dask DataFrame): no dataset version, bounded memory."
+    from functools import reduce
+    from mlwork.partsketch import reduce_partitions, describe_source, _as_dask
+    what = describe_source(current)
+    if labels is not None:
+        raise MonitorError(f"labels= are joined on the id column in memory, so not with partitioned data ({what}): "
+                           "write the target column into the Parquet files (or the Dask DataFrame) instead.")
+    pol = self.policy(name)
+    mv = self.registry.get(name, alias)
+    model = self.registry.load(mv.ref)
+    ref_dv = training_dataset(self.store, self.datasets, mv)
+    cols = [str(c) for c in _as_dask(current).columns]           # the schema only: nothing read yet
+    features = list(getattr(model, "feature_names_in_", cols))
+    absent = [c for c in features if c not in cols]
+    if absent:
+        raise MonitorError(f"The current data {what} lacks the input column(s) {absent} of {mv.ref}; it has {', '.join(cols[:20])}.")
+    target, time_col = ref_dv.schema.role("target"), ref_dv.schema.role("time")
+    if window and not (time_col and time_col in cols):
+        raise MonitorError(f"window={window!r} needs the time column of {ref_dv.ref}'s schema; found none in the current data.")
+    read = list(dict.fromkeys(features + [c for c in (target, time_col if window else None) if c and c in cols]))
+    reference = ref_dv.reference()
+    t0 = time.perf_counter()
+    acc = reduce_partitions(current, _check_part, _merge_check, columns=read, model=model, features=features,
+                            target=target, time_col=time_col if window else None, window=window)
+    if acc is None: raise MonitorError(f"The current data {what} has no rows.")
+    report = DriftDetector(pol).fit(reference).score_sketch(acc["inputs"], features, progress=progress)
+    report.prediction = _prediction_drift(pol, model, reference, features, None, sketch=acc["prediction"])
+    if report.prediction is not None and report.prediction.borderline: report.meta["borderline"].append("prediction")
+    kind = acc["kind"]
+    perf = [_perf_row(w, acc["perf"][w], kind) for w in sorted(acc["perf"], key=lambda w: (w is None, w or ""))]
+    total = _perf_row(None, reduce(_add_counts, [{0: c} for c in acc["perf"].values()])[0], kind)    # all windows
+    est = {k: total[f"estimated_{k}"] for k in (("accuracy", "roc_auc") if kind == "binary" else ("accuracy",) if kind == "multiclass" else ())}
+    return self._conclude(report, pol, mv, alias, ref_dv, None, {"kind": kind}, perf, window, t0, current=what, estimated=est,
+                          partitioned=True)
+
+@patch
+def _drift_partitioned(self:Monitor, reference, current, columns, prediction, progress) -> DriftReport:
+    "`drift` when either side is partitioned: through merged sketches (`mlwork.drift.drift_partitioned`)."
+    from mlwork.datasets import DatasetVersion
+    from mlwork.drift import drift_partitioned
+    from mlwork.partsketch import is_partitioned, describe_source
+    if is_partitioned(reference): ref = reference
+    else:
+        ref = data_source(self.datasets, reference)
+        ref = ref.reference() if isinstance(ref, DatasetVersion) else ref
+    cur = current if is_partitioned(current) else self.frame(current)
+    report = drift_partitioned(ref, cur, columns, prediction=prediction, settings=self.policy(), progress=progress)
+    if is_partitioned(current): report.meta["current"] = describe_source(current)
+    if is_partitioned(reference): report.meta["reference_source"] = describe_source(reference)
     return report
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-046

@@ -14,7 +14,8 @@ from .sketch import (DriftError, Reference, ColumnReference, QUANTILE_POINTS, MA
 
 # %% auto #0
 __all__ = ['KLL_K', 'EXACT_VALUES', 'SUPPORT_CAP', 'CATEGORY_CAP', 'HLL_LG_K', 'ID_MIN_DISTINCT', 'rank_error', 'ColumnSketch',
-           'merge_columns', 'PartSketch', 'merge', 'merge_all', 'to_reference', 'sketch_partitioned']
+           'merge_columns', 'PartSketch', 'merge', 'merge_all', 'to_reference', 'is_partitioned', 'describe_source',
+           'reduce_partitions', 'sketch_partitioned']
 
 # %% ../nbs/04b2_partsketch.ipynb #04b2-partsketch-005
 KLL_K = 8000           # KLL accuracy parameter: rank error ~0.036% (99% confidence), ~170 KB per numeric column at most
@@ -310,28 +311,94 @@ def reference(self:PartSketch, source:str="partitions", target:str|None=None, sk
     "This sketch as a drift `Reference` (see `to_reference`)."
     return to_reference(self, source, target, skip, categorical_max_distinct)
 
+# %% ../nbs/04b2_partsketch.ipynb #eb6529be
+_GLOB = "*?["
+
+def is_partitioned(x) -> bool:
+    """Whether `x` is partitioned data for `reduce_partitions`: a Dask DataFrame, or a path (str or Path) that is a
+    local folder, a glob, or an fsspec URL (`s3://…`, `gs://…`, `file://…`). An existing file is not (it is read whole)."""
+    import os
+    if type(x).__module__.startswith("dask") and hasattr(x, "to_delayed") and hasattr(x, "_meta"): return True
+    if not isinstance(x, (str, os.PathLike)): return False
+    s = os.fspath(x)
+    if os.path.isfile(s): return False
+    return os.path.isdir(s) or "://" in s or any(ch in s for ch in _GLOB)
+
+def _as_dask(source, columns=None, storage_options=None):
+    import os, dask.dataframe as dd
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        try: source = dd.read_parquet(path, columns=columns, storage_options=storage_options)
+        except (FileNotFoundError, OSError, ValueError, IndexError) as e:
+            raise DriftError(f"Cannot read the Parquet folder or glob {path!r}: {type(e).__name__}: {str(e)[:300]}") from None
+        if not len(source.columns):
+            raise DriftError(f"Cannot read the Parquet folder or glob {path!r}: no Parquet file matched (or none has columns).")
+    if not isinstance(source, dd.DataFrame):
+        raise DriftError(f"Cannot read partitions of a {type(source).__name__}: expected a Dask DataFrame or a Parquet folder or glob.")
+    if columns is not None:
+        _pick(source._meta, columns, "data")
+        source = source[list(columns)]
+    return source
+
+def describe_source(source) -> str:
+    "What a report records of partitioned data: the path or glob as given, or the Dask DataFrame's partition count."
+    import os
+    if isinstance(source, (str, os.PathLike)): return os.fspath(source)
+    return f"a Dask DataFrame ({source.npartitions} partitions)"
+
+def _tree(parts:list, combine):
+    "Merge delayed results pairwise as a balanced tree (each node sees two results)."
+    import dask
+    while len(parts) > 1:
+        parts = [dask.delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+def _apply(df, fn=None, kw=None):
+    "`fn(df, **kw)` as a one-row object Series (so that reading a partition and summarising it are one task); None for an empty partition."
+    import pandas as pd
+    return pd.Series([fn(df, **(kw or {})) if len(df) else None], dtype=object)
+
+def _first(s): return s.iloc[0]
+
+def _skip_none(combine):
+    def both(a, b): return b if a is None else a if b is None else combine(a, b)
+    return both
+
+def reduce_partitions(source, fn, combine, columns:list|None=None, storage_options:dict|None=None, **shared):
+    """`fn(partition, **shared)` for each non-empty partition of `source` (a Dask DataFrame or a Parquet folder or
+    glob, only `columns` read), the results merged with `combine(a, b)` (associative and commutative) as a tree, on
+    the active Dask scheduler; None when every partition is empty. Reading a partition and `fn` are one task, so a
+    worker holds one partition per thread, never a backlog of partitions read ahead; `shared` values (a model, say)
+    go into the task graph once, not once per partition."""
+    import dask, pandas as pd
+    ddf = _as_dask(source, columns, storage_options)
+    kw = dask.delayed(shared, traverse=False) if shared else None
+    mapped = ddf.map_partitions(_apply, fn=fn, kw=kw, meta=pd.Series([], dtype=object), enforce_metadata=False,
+                                align_dataframes=False)
+    parts = [dask.delayed(_first)(d) for d in mapped.to_delayed()]
+    if not parts: raise DriftError(f"No partitions in {describe_source(source)}: expected at least one.")
+    return dask.compute(_tree(parts, _skip_none(combine)))[0]
+
 # %% ../nbs/04b2_partsketch.ipynb #04b2-partsketch-021
-def _sketch_part(df, columns):
-    return PartSketch.from_frame(df, columns)
+def _sketch_part(df, columns_=None):
+    return PartSketch.from_frame(df, columns_)
 
 def sketch_partitioned(source, columns:list|None=None, split_every:int=8, storage_options:dict|None=None) -> PartSketch:
     """The merged sketch of partitioned data, one partition at a time: a Dask DataFrame, a Parquet folder or glob
     (local or any fsspec URL), a list of DataFrames, or a pandas DataFrame (one partition). With Dask, each
-    partition is sketched by a task and the sketches are merged as a tree (`split_every` at a time) on whatever
-    scheduler is active (a `distributed.Client` if one is), so no worker holds more than a partition and a few sketches."""
+    partition is sketched by a task and the sketches are merged as a tree on whatever
+    scheduler is active (a `distributed.Client` if one is), so no worker holds more than a partition and a few sketches.
+    Reading and sketching a partition are one task (`reduce_partitions`); sketches merge pairwise (`split_every` is
+    kept for callers that pass it)."""
     import pandas as pd
     if isinstance(source, PartSketch): return source
     if isinstance(source, pd.DataFrame): return PartSketch.from_frame(source, columns)
     if isinstance(source, (list, tuple)) and all(isinstance(x, pd.DataFrame) for x in source):
         return merge_all(PartSketch.from_frame(x, columns) for x in source)
-    import dask, dask.dataframe as dd
-    if isinstance(source, (str, Path)):
-        source = dd.read_parquet(str(source), columns=columns, storage_options=storage_options)
-    if not isinstance(source, dd.DataFrame):
+    if not is_partitioned(source):
         raise DriftError(f"Cannot sketch a {type(source).__name__}: expected a Dask DataFrame, a Parquet folder or glob, "
                          "a pandas DataFrame or a list of them.")
-    if columns is not None: _pick(source._meta, columns, "data")
-    level = [dask.delayed(_sketch_part)(p, columns) for p in source.to_delayed()]
-    while len(level) > 1:
-        level = [dask.delayed(merge_all)(level[i:i + split_every]) for i in range(0, len(level), split_every)]
-    return dask.compute(level[0])[0]
+    out = reduce_partitions(source, _sketch_part, merge, columns=columns, storage_options=storage_options, columns_=columns)
+    if out is None: raise DriftError(f"No rows in {describe_source(source)} to sketch.")
+    return out

@@ -397,3 +397,22 @@ _THEME_PROBLEMS_JS = """(root) => {
 def theme_problems(page, scope):
     "In a dark theme: what in `scope` (a locator) is painted light (boxes) or dark (text): should be nothing."
     return page.evaluate(_THEME_PROBLEMS_JS, scope.element_handle())
+
+
+
+def small_png(page, src, dst, width=900, regions=((0, 0, None, None),)):
+    """Save a smaller copy of the PNG `src` at `dst` (for the README): its `regions` (left, top, right, bottom in pixels;
+    None: to the edge), stacked top to bottom, scaled by Chromium to `width` pixels wide. Returns the Path of `dst`."""
+    import base64
+    data = base64.b64encode(Path(src).read_bytes()).decode()
+    w, h = page.evaluate("""(d) => new Promise(r => { const i = new Image(); i.onload = () => r([i.width, i.height]);
+                                                     i.src = 'data:image/png;base64,' + d; })""", data)
+    parts = []
+    for left, top, right, bottom in regions:
+        right, bottom = right or w, bottom or h
+        k = width / (right - left)
+        parts.append(f"""<div style="width:{width}px;height:{round((bottom - top) * k)}px;overflow:hidden;position:relative">
+            <img src="data:image/png;base64,{data}" style="position:absolute;left:{-left * k}px;top:{-top * k}px;
+            width:{w * k}px;height:{h * k}px"></div>""")
+    page.set_content(f'<body style="margin:0;background:#fff"><div id="c" style="width:{width}px">{"".join(parts)}</div></body>')
+    return screenshot(page, dst, page.locator("#c"))

@@ -75,3 +75,77 @@ def test_parquet_glob_through_dask(tmp_path):
         sk = sketch_partitioned(str(tmp_path))
     assert rep.current_rows == sk.rows == len(drifted)
     agree(drift(ref, drifted), rep)
+
+
+def _same_verdicts(mem, part):
+    "A partitioned check (merged sketches) agrees with the in-memory one: per column, dataset and prediction verdicts."
+    assert [c.column for c in part.columns] == [c.column for c in mem.columns]
+    for m, s in zip(mem.columns, part.columns):
+        assert m.method == s.method and m.tested == s.tested, (m, s)
+        if m.score is not None:
+            eps = s.stats.get("epsilon", 0.0) if s.method in ("wasserstein", "ks") else 1e-9
+            assert abs(m.score - s.score) <= max(eps, 1e-9), (m.column, m.score, s.score, eps)
+        assert m.drifted == s.drifted or s.borderline, (m, s)
+    assert mem.dataset_drift == part.dataset_drift or part.meta["borderline"]
+    assert (mem.prediction.drifted == part.prediction.drifted) or part.prediction.borderline
+
+
+@pytest.mark.parametrize("which", ["quiet", "drifted"])
+def test_monitor_check_of_a_parquet_glob_matches_in_memory(tmp_path, which):
+    import dask
+    from mlwork.workspace import Workspace
+    from mlwork.monitor import example_model
+    ws = Workspace.init(str(tmp_path / "ws"))
+    _, quiet, drifted = example_model(ws, n_customers=3000)
+    cur = (quiet if which == "quiet" else drifted).drop(columns="churned")
+    parts = shuffled_parts(cur, 4, 7)
+    (tmp_path / "cur").mkdir()
+    for i, p in enumerate(parts): p.to_parquet(tmp_path / "cur" / f"part-{i}.parquet", index=False)
+    versions = len(ws.datasets.versions("churn"))
+    mem = ws.monitor.check("churn", pd.concat(parts, ignore_index=True))
+    with dask.config.set(scheduler="threads", num_workers=2):
+        part = ws.monitor.check("churn", str(tmp_path / "cur" / "*.parquet"))
+    _same_verdicts(mem, part)
+    assert mem.dataset_drift == (which == "drifted") == part.dataset_drift
+    assert part.current_rows == len(cur) and part.meta["current"] == str(tmp_path / "cur" / "*.parquet")
+    assert part.meta["partitioned"] and isinstance(part.meta["borderline"], list)
+    assert abs(part.meta["estimated"]["accuracy"] - mem.meta["estimated"]["accuracy"]) < 1e-9
+    assert abs(part.meta["estimated"]["roc_auc"] - mem.meta["estimated"]["roc_auc"]) < 1e-3
+    stored = ws.monitor.stored("churn", limit=1)[0]
+    assert stored["current_id"] is None and stored["current"] == part.meta["current"] and stored["id"] == part.meta["id"]
+    assert len(ws.datasets.versions("churn")) == versions          # nothing versioned for the partitioned data
+    # ws.monitor.drift takes the folder too (as a Path)
+    from pathlib import Path
+    with dask.config.set(scheduler="threads", num_workers=2):
+        d = ws.monitor.drift("churn@1", Path(tmp_path / "cur"))
+    assert d.meta["current"] == str(tmp_path / "cur") and d.current_rows == len(cur)
+    assert d.dataset_drift == mem.dataset_drift or d.meta["borderline"]
+
+
+def test_parquet_glob_larger_than_worker_memory_drifts(tmp_path):
+    """Ten Parquet files, ~630 MB in memory, drift on a 2-worker cluster limited to 600 MB per worker: no worker is
+    restarted for memory (the nanny restarts one at 95% of its limit), and the verdicts are those of the data."""
+    import os, time
+    from dask.distributed import LocalCluster, Client
+    from mlwork.workspace import Workspace
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    rows, files, names = 720_000, 10, [f"x{j}" for j in range(10)]
+    (tmp_path / "big").mkdir()
+    for i in range(files):
+        X = rng.normal(size=(rows, len(names)))
+        X[:, 0] += 0.5                                            # one drifted column
+        df = pd.DataFrame(X, columns=names).assign(small=rng.integers(0, 5, rows))
+        df.to_parquet(tmp_path / "big" / f"part-{i}.parquet", index=False)
+    assert files * df.memory_usage(index=False).sum() > 600e6
+    ref = pd.DataFrame(rng.normal(size=(100_000, len(names))), columns=names).assign(small=rng.integers(0, 5, 100_000))
+    ws = Workspace.init(str(tmp_path / "ws"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="600MB", host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        pids = client.run(os.getpid)
+        rep = ws.monitor.drift(ref, str(tmp_path / "big" / "*.parquet"))
+        assert client.run(os.getpid) == pids                     # the same two worker processes: none ran out of memory
+    assert rep.current_rows == rows * files
+    assert rep.drifted_columns == ["x0"] or "x0" in rep.meta["borderline"]
+    assert set(rep.drifted_columns) <= {"x0"} | set(rep.meta["borderline"])
+    assert time.perf_counter() - t0 < 90, time.perf_counter() - t0

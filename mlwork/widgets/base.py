@@ -8,9 +8,10 @@ import functools, html, math, traceback
 import ipywidgets as W
 
 # %% auto #0
-__all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BORDER', 'GOOD', 'BAD', 'GOOD_BG', 'BAD_BG', 'THEME_CSS', 'plot_theme', 'theme_style',
-           'themed', 'good', 'bad', 'delta_html', 'error_output', 'ErrorPane', 'empty_note', 'ChartSlot', 'html_table',
-           'fmt_number', 'fmt_percent', 'fmt_duration', 'fmt_time', 'served_frame', 'served_html']
+__all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BORDER', 'GOOD', 'BAD', 'GOOD_BG', 'BAD_BG', 'THEME_CSS', 'SNAPSHOT_MAX',
+           'SNAPSHOT_ROWS', 'SNAPSHOT_POINTS', 'plot_theme', 'theme_style', 'themed', 'good', 'bad', 'delta_html',
+           'error_output', 'ErrorPane', 'empty_note', 'ChartSlot', 'html_table', 'fmt_number', 'fmt_percent',
+           'fmt_duration', 'fmt_time', 'served_frame', 'served_html', 'figure_summary', 'snapshot_parts', 'Snapshot']
 
 # %% ../../nbs/09a_widgets_base.ipynb #515c796b
 # Okabe & Ito's palette (the last, black, made grey so that it shows on a dark background too)
@@ -263,3 +264,94 @@ def served_html(frame,                # `served_frame` / `mlwork.serving.served`
             + f"<div style='font-size:11px;line-height:1.4;color:{MUTED}'>Since each process started, as of its last heartbeat "
               f"(newest {newest} UTC). Latency of recent answered requests: p50 = median of the processes' p50, "
               "p99 = the worst process's p99; hover the processes for each one's values.</div></div>")
+
+# %% ../../nbs/09a_widgets_base.ipynb #efbe1fc8
+SNAPSHOT_MAX = 200_000     # characters of a widget's static snapshot
+SNAPSHOT_ROWS = 20         # rows of a table of data in it
+SNAPSHOT_POINTS = 30       # a bar chart with more bars is a line in it, not a table
+
+def _hidden(w) -> bool:
+    lay = getattr(w, "layout", None)          # a plotly FigureWidget's `layout` is its figure's
+    return isinstance(lay, W.Layout) and (lay.display == "none" or lay.visibility == "hidden")
+
+def figure_summary(fig) -> str:
+    "A plotly figure as static HTML: its title, then a table of its bars' values (few bars) or a line per trace."
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+    out = [f"<div style='font-weight:bold'>{html.escape(title)}</div>"] if title else []
+    bars = [t for t in fig.data if t.type == "bar" and t.x is not None and t.y is not None and len(t.x) <= SNAPSHOT_POINTS]
+    if bars and len(bars) == len(fig.data) and len(bars) <= SNAPSHOT_POINTS:
+        xs = list(dict.fromkeys(x for t in bars for x in t.x))
+        vals = [dict(zip(t.x, t.y)) for t in bars]
+        out.append(html_table([""] + [t.name or "" for t in bars], [[fmt_number(x)] + [fmt_number(v.get(x)) for v in vals]
+                                                                    for x in xs], "mlwork-snapshot-chart", align_right=range(1, len(bars) + 1)))
+    elif len(fig.data) == 1 and fig.data[0].type == "heatmap" and fig.data[0].z is not None \
+            and 0 < len(fig.data[0].z) <= SNAPSHOT_POINTS and len(fig.data[0].z[0]) <= SNAPSHOT_POINTS:
+        t = fig.data[0]                       # a heatmap: rows y, columns x, the cells' values (the text, if it has one)
+        xs = list(t.x) if t.x is not None else list(range(len(t.z[0])))
+        ys = list(t.y) if t.y is not None else list(range(len(t.z)))
+        out.append(html_table([""] + [fmt_number(x) for x in xs], [[fmt_number(y)] + [fmt_number(v) for v in row]
+                                                                    for y, row in zip(ys, t.z)], "mlwork-snapshot-chart",
+                              align_right=range(1, len(xs) + 1)))
+    else:
+        def points(t):
+            for k in ("y", "x", "values", "z", "dimensions"):
+                v = getattr(t, k, None)
+                if v is not None: return f"{len(v):,} {'dimensions' if k == 'dimensions' else 'points'}"
+            return ""
+        items = "".join(f"<li>{html.escape(t.type)} {html.escape(repr(t.name), quote=False) if t.name else ''} {points(t)}</li>" for t in fig.data)
+        out.append(f"<ul style='margin:2px 0'>{items}</ul>" if items else "")
+    return f"<div class='mlwork-snapshot-figure' style='margin:4px 0'>{''.join(out)}</div>"
+
+def _choice(w) -> str:
+    value = w.value if not isinstance(w.value, tuple) else ", ".join(map(str, w.value))
+    if value in (None, "", ()): return ""
+    label = w.description or ""
+    return (f"<span style='color:{MUTED};margin-right:12px'>{html.escape(label)}{': ' if label else ''}"
+            f"<b>{html.escape(str(value))}</b></span>")
+
+def snapshot_parts(w, special=None) -> str:
+    "Static HTML of widget `w` and what it holds (`special(w)` returns a part's HTML, or None for the default)."
+    import plotly.basedatatypes as pb
+    if _hidden(w): return ""
+    if special is not None and (part := special(w)) is not None: return part
+    if isinstance(w, pb.BaseFigure): return figure_summary(w)
+    if isinstance(w, W.Tab):
+        i = w.selected_index or 0
+        titles = " · ".join(f"<b>{html.escape(t)}</b>" if j == i else html.escape(t) for j, t in enumerate(w.titles))
+        body = snapshot_parts(w.children[i], special) if len(w.children) > i else ""
+        return f"<div style='margin:6px 0'><div style='color:{MUTED}'>{titles}</div>{body}</div>"
+    if isinstance(w, W.Box):
+        row = isinstance(w, W.HBox)
+        inner = "".join(snapshot_parts(c, special) for c in w.children)
+        return (f"<div style='display:flex;flex-wrap:wrap;gap:8px;align-items:baseline'>{inner}</div>" if row and inner
+                else inner)
+    if isinstance(w, (W.HTML, W.HTMLMath)): return f"<div>{w.value}</div>" if w.value else ""
+    if isinstance(w, W.Label): return f"<span>{html.escape(w.value)}</span>" if w.value else ""
+    if isinstance(w, W.Output):
+        text = "".join(o.get("text", "") for o in w.outputs)
+        return f"<pre style='font-size:11px'>{html.escape(text)}</pre>" if text else ""
+    if isinstance(w, (W.Dropdown, W.Select, W.SelectMultiple, W.ToggleButtons, W.RadioButtons, W.Text, W.Textarea)):
+        return _choice(w)
+    return ""                                  # buttons, checkboxes, progress bars: nothing to read
+
+class Snapshot:
+    "Mixin: the widget's display bundle carries a static HTML snapshot of its current state (see `snapshot_html`)."
+    def _snapshot_part(self, w):
+        "The HTML of part `w` of this widget drawn its own way, or None for the default (override it)."
+        return None
+
+    def snapshot_html(self) -> str:
+        "This widget's current state as static HTML (at most `SNAPSHOT_MAX` characters)."
+        note = (f"<div style='font-size:11px;color:{MUTED};margin-bottom:4px'>{html.escape(type(self).__name__)}: a snapshot "
+                "of the widget when the cell ran (run the cell to use it)</div>")
+        try: body = snapshot_parts(self, self._snapshot_part)
+        except Exception as e: body = empty_note(f"No snapshot: {type(e).__name__}: {e}")
+        if len(body) > SNAPSHOT_MAX - 1000:
+            body = empty_note(f"The snapshot of this widget is larger than {SNAPSHOT_MAX // 1000} KB: run the cell to see it.")
+        return (f"<div class='mlwork-snapshot' style='color:{TEXT};border:1px solid {BORDER};border-radius:4px;"
+                f"padding:8px 12px;font-size:13px'>{note}{body}</div>")
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None: bundle["text/html"] = self.snapshot_html()
+        return bundle

@@ -11,7 +11,8 @@ from fastcore.basics import patch
 from .. import comparison as C
 from ..errors import UnknownExperimentWarning
 from ..store import QUEUED, RUNNING, FINISHED, FAILED, KILLED
-from .base import ErrorPane, ChartSlot, error_output, empty_note, plot_theme, themed, MUTED
+from .base import (ErrorPane, Snapshot, ChartSlot, error_output, empty_note, html_table, plot_theme, themed,
+                                 MUTED, SNAPSHOT_ROWS)
 
 # %% auto #0
 __all__ = ['STATUS_SIGNS', 'MAX_SELECTED', 'SELECT_RUNS', 'status_label', 'runs_table', 'ExperimentBrowser', 'compare']
@@ -38,7 +39,7 @@ def runs_table(df, columns:list):
 MAX_SELECTED = 50
 SELECT_RUNS = "Select runs in the table above (click a row; Ctrl-click or Shift-click to add more) to compare their {what}."
 
-class ExperimentBrowser(ErrorPane, W.VBox):
+class ExperimentBrowser(Snapshot, ErrorPane, W.VBox):
     "Browse and compare the runs of an experiment."
     where = T.Unicode("").tag(sync=False)
     selected = T.List(T.Unicode()).tag(sync=False)
@@ -328,3 +329,17 @@ def _auto_loop(self:ExperimentBrowser):
 def compare(ws, experiment:str, where:str="", columns:list|None=None) -> ExperimentBrowser:
     "Open an `ExperimentBrowser` on the runs of `experiment`."
     return ExperimentBrowser(ws, experiment, where=where, columns=columns)
+
+# %% ../../nbs/13_browser.ipynb #fd731bef
+@patch
+def _snapshot_part(self:ExperimentBrowser, w):
+    "The filter, the table as its first `SNAPSHOT_ROWS` runs (selected ones marked), the column chooser as nothing."
+    if w is self.chooser: return ""
+    if w is self.where_box: return f"<span>where <b>{html.escape(w.value)}</b></span>" if w.value else ""
+    if w is not self.grid: return None
+    shown, chosen = self._shown(), set(self.selected)
+    rows = [[("▶ " if r in chosen else "") + html.escape(str(v)) if j == 0 else html.escape(str(v)) for j, v in enumerate(row)]
+            for r, row in zip(self._df.run_id[:SNAPSHOT_ROWS], shown.head(SNAPSHOT_ROWS).itertuples(index=False))]
+    more = len(shown) - len(rows)
+    return (html_table(list(shown.columns), rows, "mlwork-snapshot-runs", nowrap=range(len(shown.columns)))
+            + (f"<div style='color:{MUTED}'>… and {more:,} more runs</div>" if more > 0 else ""))

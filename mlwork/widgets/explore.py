@@ -11,11 +11,11 @@ from fastcore.basics import patch
 from ..fmt import kv_html
 from ..profile import profile as make_profile, Profile
 from ..schema import Schema, check_frame, column_kind
-from .base import (ErrorPane, ChartSlot, error_output, html_table, fmt_number, fmt_percent, fmt_time,
+from .base import (ErrorPane, Snapshot, ChartSlot, error_output, html_table, fmt_number, fmt_percent, fmt_time,
                                  plot_theme, themed, BAD)
 
 # %% auto #0
-__all__ = ['NO_TARGET', 'id_columns', 'id_summary', 'DataExplorer', 'sample_values', 'explore']
+__all__ = ['NO_TARGET', 'SNAPSHOT_WAIT', 'id_columns', 'id_summary', 'DataExplorer', 'sample_values', 'explore']
 
 # %% ../../nbs/10_explore.ipynb #10-explore-005
 def _source(data, name):
@@ -74,7 +74,7 @@ def _id_html(name:str, summaries:dict) -> str:
 NO_TARGET = ("No target column is named, so there is no relation to draw: pass explore(data, target='COLUMN'), "
              "or log the dataset with its target (ws.datasets.log(df, NAME, target='COLUMN')).")
 
-class DataExplorer(ErrorPane, W.VBox):
+class DataExplorer(Snapshot, ErrorPane, W.VBox):
     "Explore a dataset, or compare it with a reference version, column by column."
     column = T.Unicode(None, allow_none=True).tag(sync=False)
     mode = T.Enum(["single", "compare"], default_value="single").tag(sync=False)
@@ -374,3 +374,12 @@ def _plot_missing(self:DataExplorer, name, c, sides):
 def explore(data, reference=None, target:str|None=None, sample:int=50_000) -> DataExplorer:
     "Open a `DataExplorer` on `data` (a DataFrame or DatasetVersion), optionally compared with `reference`."
     return DataExplorer(data, reference=reference, target=target, sample=sample)
+
+# %% ../../nbs/10_explore.ipynb #91e17d02
+SNAPSHOT_WAIT = 3.0       # seconds the snapshot waits for profiling to finish
+
+@patch
+def snapshot_html(self:DataExplorer) -> str:
+    "The explorer as static HTML (see `widgets.base.Snapshot`), once profiling is done (or after `SNAPSHOT_WAIT` s)."
+    self._done.wait(SNAPSHOT_WAIT)
+    return Snapshot.snapshot_html(self)

@@ -10,14 +10,14 @@ import traitlets as T
 from fastcore.basics import patch
 from ..errors import NotFoundError
 from ..monitor_report import drift_heatmap, performance_figure
-from .base import (ErrorPane, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time, served_frame,
+from .base import (ErrorPane, Snapshot, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_time, served_frame,
                                  served_html, plot_theme, themed, good, bad, BAD)
 
 # %% auto #0
 __all__ = ['MonitorPanel', 'no_report_text', 'monitor_panel']
 
 # %% ../../nbs/16_monitor_panel.ipynb #16-monitor-panel-005
-class MonitorPanel(ErrorPane, W.VBox):
+class MonitorPanel(Snapshot, ErrorPane, W.VBox):
     "Drift over time, performance and the monitor's actions for registered model `name`."
     selected = T.Tuple((None, None)).tag(sync=False)      # (report id, column) shown in the explorer
     # the charts' FigureWidgets, made when first drawn (see ChartSlot)

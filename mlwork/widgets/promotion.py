@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from ..audit import AuditError, require_reason
 from ..errors import NotFoundError
 from ..registry import GateFailed, RegistryError, LOWER_IS_BETTER
-from .base import (ErrorPane, ChartSlot, error_output, empty_note, html_table, served_frame, served_html,
+from .base import (ErrorPane, Snapshot, ChartSlot, error_output, empty_note, html_table, served_frame, served_html,
                                  plot_theme, themed, good, bad, delta_html, GOOD, BAD, MUTED, GOOD_BG, BAD_BG)
 
 # %% auto #0
@@ -88,7 +88,7 @@ def history_html(h) -> str:
                          "mlwork-history", nowrap=[0, 2, 3]) + "</div>")
 
 # %% ../../nbs/14_promotion.ipynb #14-promotion-008
-class PromotionPanel(ErrorPane, W.VBox):
+class PromotionPanel(Snapshot, ErrorPane, W.VBox):
     "Decide whether a candidate version of a registered model replaces the champion (the version `alias` points to)."
     candidate = T.Int(None, allow_none=True).tag(sync=False)
     curves = property(lambda self: self.curves_slot.figure, doc="The ROC (or residuals) FigureWidget, made when first drawn.")
