@@ -523,6 +523,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'mlwork.partsketch._tree': ('partsketch.html#_tree', 'mlwork/partsketch.py'),
                                    'mlwork.partsketch._truncate': ('partsketch.html#_truncate', 'mlwork/partsketch.py'),
                                    'mlwork.partsketch.describe_source': ('partsketch.html#describe_source', 'mlwork/partsketch.py'),
+                                   'mlwork.partsketch.head_rows': ('partsketch.html#head_rows', 'mlwork/partsketch.py'),
                                    'mlwork.partsketch.is_partitioned': ('partsketch.html#is_partitioned', 'mlwork/partsketch.py'),
                                    'mlwork.partsketch.merge': ('partsketch.html#merge', 'mlwork/partsketch.py'),
                                    'mlwork.partsketch.merge_all': ('partsketch.html#merge_all', 'mlwork/partsketch.py'),

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import html, json, math, time
 from .errors import NotFoundError
+from .sketch import DriftError
 from .fmt import kv_html
 
 # %% auto #0
@@ -136,11 +137,14 @@ def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str
     cur = None
     try:
         ref = ws.datasets.get(d["reference_dataset"]).reference().sample if d.get("reference_dataset") else None
-        cur = ws.monitor.frame(d["current"]) if d.get("current") else None
+        if d.get("partitioned"):                        # no dataset version: a bounded sample of the files, for the charts
+            from mlwork.partsketch import is_partitioned, head_rows
+            cur = head_rows(d["current"]) if is_partitioned(d.get("current") or "") else None
+        else: cur = ws.monitor.frame(d["current"]) if d.get("current") else None
         for c in [c for c in rep.columns if c.drifted][:6]:
             if ref is not None and cur is not None and c.column in ref and c.column in cur:
                 figs.append(distribution_figure(ref, cur, c.column, c.kind, title=f"{c.column}: " + "; ".join(c.reasons)))
-    except NotFoundError: pass
+    except (NotFoundError, DriftError): pass
     if d.get("performance"): figs.append(performance_figure([d]))
     verdict = f"<p class='{'bad' if rep.dataset_drift else 'ok'}'><b>{e(rep.summary())}</b></p>"
     meta = kv_html("Summary", [

@@ -14,8 +14,8 @@ from .sketch import (DriftError, Reference, ColumnReference, QUANTILE_POINTS, MA
 
 # %% auto #0
 __all__ = ['KLL_K', 'EXACT_VALUES', 'SUPPORT_CAP', 'CATEGORY_CAP', 'HLL_LG_K', 'ID_MIN_DISTINCT', 'rank_error', 'ColumnSketch',
-           'merge_columns', 'PartSketch', 'merge', 'merge_all', 'to_reference', 'is_partitioned', 'describe_source',
-           'reduce_partitions', 'sketch_partitioned']
+           'merge_columns', 'PartSketch', 'merge', 'merge_all', 'to_reference', 'is_partitioned', 'head_rows',
+           'describe_source', 'reduce_partitions', 'sketch_partitioned']
 
 # %% ../nbs/04b2_partsketch.ipynb #04b2-partsketch-005
 KLL_K = 8000           # KLL accuracy parameter: rank error ~0.036% (99% confidence), ~170 KB per numeric column at most
@@ -339,6 +339,16 @@ def _as_dask(source, columns=None, storage_options=None):
         _pick(source._meta, columns, "data")
         source = source[list(columns)]
     return source
+
+def head_rows(source, n:int=20_000, columns:list|None=None, storage_options:dict|None=None):
+    "The first `n` rows of partitioned data, read partition by partition (never more than one partition beyond `n`)."
+    import pandas as pd
+    ddf, parts, have = _as_dask(source, columns, storage_options), [], 0
+    for i in range(ddf.npartitions):
+        if have >= n: break
+        part = ddf.get_partition(i).compute()
+        parts.append(part.iloc[:n - have]); have += len(parts[-1])
+    return pd.concat(parts, ignore_index=True) if parts else ddf._meta.copy()
 
 def describe_source(source) -> str:
     "What a report records of partitioned data: the path or glob as given, or the Dask DataFrame's partition count."
