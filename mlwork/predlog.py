@@ -5,7 +5,7 @@
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-002
 from __future__ import annotations
 import datetime as dt, hashlib, hmac, io, json, math, os, random, re, threading, time, uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 import sqlalchemy as sa
@@ -16,8 +16,8 @@ from .store import prediction_segments as segments_t, feedback as feedback_t, mo
 from .serving import InputProblem, InvalidInput
 
 # %% auto #0
-__all__ = ['META', 'PREDICTION', 'PROBA', 'HASH_ENV', 'YIELD_EVERY', 'PredLogError', 'hash_key', 'hash_value', 'when', 'iso',
-           'Entry', 'segment_table', 'LogWriter', 'sweep', 'segments', 'traffic', 'window', 'parse_labels', 'match',
+__all__ = ['META', 'PREDICTION', 'PROBA', 'HASH_ENV', 'PredLogError', 'hash_key', 'hash_value', 'when', 'iso', 'Batch',
+           'segment_table', 'LogWriter', 'sweep', 'segments', 'traffic', 'window', 'parse_labels', 'match',
            'FeedbackResult', 'record_feedback', 'rematch', 'labelled', 'to_dataset']
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-006
@@ -86,18 +86,39 @@ def iso(t:float|None) -> str:
     except (OverflowError, OSError, ValueError): return repr(t)
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-012
-class Entry(NamedTuple):
-    "One answered request, as the request path queues it (nothing is copied or converted there)."
-    loaded: object            # serving.Loaded: the version that answered (name, version, spec, classes)
-    request_id: str
-    key: str|None             # the API key's name (None without auth)
-    at: float                 # request time, epoch seconds
-    latency_ms: float
-    n: int                    # rows
-    cols: dict                # feature -> checked values
-    keep: dict|None           # id/time column -> values as sent
-    preds: list
-    proba: list|None
+class Batch:
+    "Answered requests of ONE model version waiting to be written, as columns (the request path appends; see above)."
+    __slots__ = ("loaded", "features", "passthrough", "cols", "keep", "preds", "proba", "request_id", "key", "at",
+                 "latency_ms", "n", "rows")
+    def __init__(self, loaded):                # serving.Loaded: the version that answered (name, version, spec, classes)
+        self.loaded = loaded
+        self.features, self.passthrough = list(loaded.spec.features), list(loaded.spec.passthrough)
+        self.cols = [[] for _ in self.features]        # per feature: the checked values of every row
+        self.keep = [[] for _ in self.passthrough]     # per id/time column: the values as sent (None when not sent)
+        self.preds, self.proba = [], []                # proba: flat, rows x classes; None once a request had none
+        self.request_id, self.key, self.at, self.latency_ms, self.n = [], [], [], [], []   # per request
+        self.rows = 0
+
+    def __len__(self): return len(self.n)              # requests
+
+    def add(self, request_id:str, key:str|None, at:float, latency_ms:float, cols:dict, keep:dict|None, preds:list, proba:list|None):
+        "Append one answered request (C-speed list appends only)."
+        n = len(preds)
+        for lst, f in zip(self.cols, self.features):
+            v = cols.get(f)
+            lst.extend(v if v is not None else [None] * n)
+        if self.keep:
+            keep = keep or {}
+            for lst, c in zip(self.keep, self.passthrough):
+                v = keep.get(c)
+                lst.extend(v if v is not None else [None] * n)
+        self.preds.extend(preds)
+        if proba is None: self.proba = None
+        elif self.proba is not None:
+            for row in proba: self.proba.extend(row)
+        self.request_id.append(request_id); self.key.append(key); self.at.append(at); self.latency_ms.append(latency_ms)
+        self.n.append(n); self.rows += n
+        return self
 
 def _times(vals) -> tuple:
     "(Arrow array, epoch seconds as a numpy array or None) of a time column's values: ISO texts become timestamps (naive UTC)."
@@ -128,72 +149,52 @@ def _hashed(vals:list, key):
         time.sleep(0)            # the GIL to the request path now and then (see segment_table)
     return pa.array(out, pa.string())
 
+def _texts(vals:list):
+    "Texts as sent, or their text form (an id sent as a number)."
+    import pyarrow as pa
+    try: return pa.array(vals, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array([None if v is None else _text(v) for v in vals], pa.string())
+
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-013
-YIELD_EVERY = 200      # entries the writer converts before it lets other threads run
-
-def _feature_columns(entries:list, features:list, gather) -> list:
-    "Each feature's values over all entries: one Python step per entry (a C itemgetter), then a C transpose and flatten."
-    from operator import itemgetter
-    from itertools import chain
-    if not features: return []
-    get = itemgetter(*features)
-    try:
-        per_entry = []
-        for i in range(0, len(entries), YIELD_EVERY):
-            per_entry.extend(get(e.cols) for e in entries[i:i + YIELD_EVERY])
-            time.sleep(0)
-    except KeyError:                 # an entry without some feature: value by value, None where missing
-        return [gather(lambda e, f=f: e.cols.get(f)) for f in features]
-    if len(features) == 1: per_entry = [(v,) for v in per_entry]
-    return [list(chain.from_iterable(col)) for col in zip(*per_entry)]
-
-def segment_table(entries:list, opts:dict, key:bytes|None=None) -> tuple:
-    "(Arrow table, index fields) of the entries of ONE model version; dropped columns are never read, hashed ones hashed here."
+def segment_table(batch:Batch, opts:dict, key:bytes|None=None) -> tuple:
+    "(Arrow table, index fields) of a batch of ONE model version; dropped columns are never read, hashed ones hashed here."
     import numpy as np, pyarrow as pa
-    loaded = entries[0].loaded
+    loaded = batch.loaded
     spec, roles = loaded.spec, dict(getattr(loaded.spec, "roles", {}) or {})
     drop, hashed = set(opts.get("log_drop_columns") or ()), set(opts.get("log_hash_columns") or ())
-    ns = np.fromiter((e.n for e in entries), np.int64, len(entries))
-    total = int(ns.sum())
+    ns = np.asarray(batch.n, np.int64)
+    total, count = int(ns.sum()), len(ns)
     names, arrays, data_t = [], [], None
     def add(name, arr): names.append(name); arrays.append(arr)
-    def gather(get) -> list:
-        out = []
-        for i in range(0, len(entries), YIELD_EVERY):
-            for e in entries[i:i + YIELD_EVERY]:
-                v = get(e)
-                out.extend(v if v is not None else [None] * e.n)
-            time.sleep(0)        # hand the GIL to the request path: the writer never holds it for long (see below)
-        return out
-    features = [f for f in spec.features if f not in drop]
-    passthrough = [c for c in spec.passthrough if c not in drop]
-    for f, vals in zip(features, _feature_columns(entries, features, gather)):
-        add(f, _hashed(vals, key) if f in hashed else _arrow(spec.columns[f].kind, vals))
-    for c in passthrough:
-        vals = gather(lambda e: (e.keep or {}).get(c))
+    features = [f for f in batch.features if f not in drop]
+    passthrough = [c for c in batch.passthrough if c not in drop]
+    for f, vals in zip(batch.features, batch.cols):
+        if f not in drop: add(f, _hashed(vals, key) if f in hashed else _arrow(spec.columns[f].kind, vals))
+    for c, vals in zip(batch.passthrough, batch.keep):
+        if c in drop: continue
         if c in hashed: add(c, _hashed(vals, key))
         elif c == roles.get("time"):
             arr, data_t = _times(vals); add(c, arr)
-        else: add(c, pa.array([None if v is None else _text(v) for v in vals], pa.string()))
-    from itertools import chain
-    add(PREDICTION, _arrow("any", list(chain.from_iterable(e.preds for e in entries))))
-    if loaded.classes is not None and all(e.proba is not None for e in entries):
-        P = np.asarray(list(chain.from_iterable(e.proba for e in entries)), dtype="float64").reshape(total, len(loaded.classes))
+        else: add(c, _texts(vals))
+    add(PREDICTION, _arrow("any", batch.preds))
+    if loaded.classes is not None and batch.proba is not None:
+        P = np.asarray(batch.proba, dtype="float64").reshape(total, len(loaded.classes))
         for j, c in enumerate(loaded.classes): add(f"{PROBA}{_text(c)}", pa.array(P[:, j]))
-    at = np.repeat(np.fromiter((e.at for e in entries), np.float64, len(entries)), ns)
-    add("_request_id", pa.array(np.repeat(np.array([e.request_id for e in entries], dtype=object), ns), pa.string()))
+    at = np.repeat(np.asarray(batch.at, np.float64), ns)
+    add("_request_id", pa.array(np.repeat(np.array(batch.request_id, dtype=object), ns), pa.string()))
     add("_row", pa.array((np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)).astype(np.int32)))
     add("_time", pa.array((at * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")))
     add("_version", pa.array(np.full(total, loaded.version, np.int32)))
-    add("_key", pa.array(np.repeat(np.array([e.key for e in entries], dtype=object), ns), pa.string()))
-    add("_latency_ms", pa.array(np.repeat(np.fromiter((e.latency_ms for e in entries), np.float64, len(entries)), ns)))
+    add("_key", pa.array(np.repeat(np.array(batch.key, dtype=object), ns), pa.string()))
+    add("_latency_ms", pa.array(np.repeat(np.asarray(batch.latency_ms, np.float64), ns)))
     logged = set(features) | set(passthrough)
     columns = jsonable({"roles": roles, "features": features, "passthrough": passthrough, "hashed": sorted(hashed & logged),
                         "dropped": sorted(drop & (set(spec.features) | set(spec.passthrough))), "classes": loaded.classes})
     meta = {"model": loaded.name, "version": loaded.version, "segment": uuid.uuid4().hex, **columns}
     table = pa.table(arrays, names=names).replace_schema_metadata({"mlwork.predlog": json.dumps(meta)})
     ok = data_t[~np.isnan(data_t)] if data_t is not None else np.zeros(0)
-    info = dict(version=loaded.version, first_at=float(at.min()), last_at=float(at.max()), rows=total, requests=len(entries),
+    info = dict(version=loaded.version, first_at=float(at.min()), last_at=float(at.max()), rows=total, requests=count,
                 data_first=float(ok.min()) if len(ok) else None, data_last=float(ok.max()) if len(ok) else None, columns=columns)
     return table, info
 
@@ -210,8 +211,8 @@ class LogWriter:
         self.key = hash_key()
         self._cv = threading.Condition(threading.Lock())
         names = list(self.options)
-        self._queue = {n: deque() for n in names}     # entries waiting
-        self._retry = {n: [] for n in names}          # entries of a failed write, written first next time
+        self._queue = {n: [] for n in names}          # batches waiting (the last one takes new requests)
+        self._retry = {n: [] for n in names}          # batches of a failed write, written first next time
         self._rows = dict.fromkeys(names, 0)          # rows waiting (queued + retry): what log_queue_rows bounds
         self._dropped = {n: [0, 0] for n in names}    # rows, requests not logged since the last index row
         self._sampled = dict.fromkeys(names, 0)
@@ -241,7 +242,9 @@ class LogWriter:
             if self._closed or self._rows[name] + n > o["log_queue_rows"]:
                 d = self._dropped[name]; d[0] += n; d[1] += 1; self.totals[name]["dropped"] += n
                 return "dropped"
-            self._queue[name].append(Entry(loaded, request_id, key, at, latency_ms, n, cols, keep, preds, proba))
+            q = self._queue[name]
+            if not q or q[-1].loaded is not loaded: q.append(Batch(loaded))
+            q[-1].add(request_id, key, at, latency_ms, cols, keep, preds, proba)
             self._rows[name] += n; self.totals[name]["accepted"] += n
             if self._rows[name] >= o["log_batch_rows"]: self._cv.notify()
         return "logged"
@@ -254,7 +257,7 @@ class LogWriter:
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-018
 @patch
 def _due(self:LogWriter, now:float, forced:bool) -> list:
-    "The models whose waiting entries (or drop counts) must be written now."
+    "The models whose waiting batches (or drop counts) must be written now."
     out = []
     for n, o in self.options.items():
         if self._since[n] is None or now < self._backoff[n]: continue
@@ -263,10 +266,10 @@ def _due(self:LogWriter, now:float, forced:bool) -> list:
 
 @patch
 def _take(self:LogWriter, name:str) -> tuple:
-    "Everything waiting for `name`: (entries, dropped rows, dropped requests, sampled out); the counts restart."
-    entries = self._retry[name] + list(self._queue[name])
-    self._retry[name] = []; self._queue[name].clear()
-    out = (entries, *self._dropped[name], self._sampled[name])
+    "Everything waiting for `name`: (batches, dropped rows, dropped requests, sampled out); the counts restart."
+    batches = self._retry[name] + self._queue[name]
+    self._retry[name], self._queue[name] = [], []
+    out = (batches, *self._dropped[name], self._sampled[name])
     self._dropped[name], self._sampled[name], self._since[name] = [0, 0], 0, None
     return out
 
@@ -309,16 +312,14 @@ def _step(self:LogWriter) -> bool:
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-019
 @patch
 def _write(self:LogWriter, batches:dict) -> list:
-    "Write each model's entries, one segment per version: blobs first, then their index rows in one transaction. Returns the models that failed."
+    "Write each model's batches, one segment per batch (one version each): blobs first, then their index rows in one transaction. Returns the models that failed."
     import pyarrow.parquet as pq
     failed = []
-    for name, (entries, drows, dreqs, sampled) in batches.items():
+    for name, (waiting, drows, dreqs, sampled) in batches.items():
         try:
-            groups = {}
-            for e in entries: groups.setdefault(e.loaded.version, []).append(e)
             rows = []
-            for es in groups.values():
-                table, info = segment_table(es, self.options[name], self.key)
+            for b in waiting:
+                table, info = segment_table(b, self.options[name], self.key)
                 buf = io.BytesIO()
                 pq.write_table(table, buf, compression="zstd")
                 digest, size = self.blobs.put_bytes(buf.getvalue())
@@ -334,7 +335,7 @@ def _write(self:LogWriter, batches:dict) -> list:
         except Exception as e:
             failed.append(name)
             with self._cv:
-                self._retry[name] = entries + self._retry[name]
+                self._retry[name] = waiting + self._retry[name]
                 d = self._dropped[name]; d[0] += drows; d[1] += dreqs
                 self._sampled[name] += sampled
                 if self._since[name] is None: self._since[name] = time.time()
@@ -345,7 +346,7 @@ def _write(self:LogWriter, batches:dict) -> list:
                 try: self.on_error(name, e)
                 except Exception: pass
             continue
-        written = sum(e.n for e in entries)
+        written = sum(b.rows for b in waiting)
         with self._cv:
             self._rows[name] -= written
             self.totals[name]["written"] += written; self.totals[name]["segments"] += sum(r["digest"] is not None for r in rows)
@@ -385,7 +386,7 @@ def close(self:LogWriter, timeout:float=60.0) -> dict:
             for n in self.options:
                 lost = self._rows[n]
                 if lost: self.totals[n]["dropped"] += lost; self._rows[n] = 0
-                self._queue[n].clear(); self._retry[n] = []
+                self._queue[n], self._retry[n] = [], []
     return self.status()
 
 @patch
