@@ -14,17 +14,18 @@ from .store import drift_reports, events as events_t, dataset_versions, run_data
 from .tracking import get_run
 
 # %% auto #0
-__all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'AUC_BINS', 'LINEAGE_ACTIONS', 'MonitorError', 'monitoring_policy', 'expected_accuracy',
-           'expected_roc_auc', 'predictions', 'estimated_metrics', 'realised', 'data_source', 'data_frame',
-           'data_version', 'training_dataset', 'join_labels', 'Monitor', 'example_model', 'logged_predictions',
-           'as_classes', 'example_traffic', 'live_span']
+__all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'AUC_BINS', 'LIVE_EXACT', 'REQUEST_HLL_LG_K', 'LINEAGE_ACTIONS', 'MonitorError',
+           'monitoring_policy', 'expected_accuracy', 'expected_roc_auc', 'predictions', 'estimated_metrics', 'realised',
+           'data_source', 'data_frame', 'data_version', 'training_dataset', 'join_labels', 'Monitor', 'example_model',
+           'logged_predictions', 'as_classes', 'live_frame', 'example_traffic', 'live_span']
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-005
 class MonitorError(MlworkError, ValueError):
     "A monitoring call or policy that cannot be used as given."
 
 POLICY_DEFAULTS = {"retrain_on": "never", "auc_drop": 0.05, "auto_promote": False, "cooldown_hours": 24.0,
-                   "train_job": "train", "stale_hours": 6.0, "holdout_share": 0.2}
+                   "train_job": "train", "stale_hours": 6.0, "holdout_share": 0.2,
+                   "live_in_memory_rows": 500_000, "retrain_max_rows": 2_000_000}
 TRIGGERS = ("drift", "auc_drop")
 
 def _number(raw:dict, k:str, where, top:float|None=None) -> float:
@@ -53,6 +54,8 @@ def monitoring_policy(settings, name:str|None=None) -> dict:
         if v not in ("true", "false", "yes", "no", "1", "0"):
             raise MonitorError(f"Bad [monitoring] auto_promote = {raw['auto_promote']!r} in {where}: expected true or false.")
         out["auto_promote"] = v in ("true", "yes", "1")
+    for k in ("live_in_memory_rows", "retrain_max_rows"):
+        if k in raw: out[k] = int(_number(raw, k, where))
     if "train_job" in raw: out["train_job"] = str(raw["train_job"]).strip()
     on = [t.strip() for t in str(raw.get("retrain_on", "never")).split(",") if t.strip()]
     wrong = [t for t in on if t not in TRIGGERS + ("never",)]
@@ -555,6 +558,10 @@ def _check_live(self:Monitor, name:str, alias, since, until, window, progress, c
     pol = self.policy(name)
     mv = self.registry.get(name, alias)
     ref_dv = training_dataset(self.store, self.datasets, mv)
+    if since is not None and until is not None and until <= since:
+        raise predlog.PredLogError(f"Bad window: until ({predlog.iso(until)}) must come after since ({predlog.iso(since)}).")
+    if _live_index(self.store, name, since, until)["rows"] > pol["live_in_memory_rows"]:   # large: segment by segment, no copy
+        return self._check_live_partitioned(name, alias, since, until, window, progress, pol, mv, ref_dv)
     w = predlog.labelled(self.store, self.blobs, name, since=since, until=until)
     a = w.attrs
     span = f"{predlog.iso(since)} → {predlog.iso(until)} (cut on {a.get('cut_on')})"
@@ -585,6 +592,317 @@ def _check_live(self:Monitor, name:str, alias, since, until, window, progress, c
                "dropped_rows": int(a.get("dropped_rows") or 0), "sampled_out": int(a.get("sampled_out") or 0)}
     return self._conclude(report, pol, mv, alias, ref_dv, cur_dv, pred, perf, window, t0, source="live", since=since,
                           until=until, cut_on=a.get("cut_on"), traffic=traffic, not_tested=not_tested)
+
+# %% ../nbs/11a_monitor.ipynb #d1524d47
+LIVE_EXACT = 100_000     # latency values and request ids kept exactly up to this many; beyond, KLL / HyperLogLog sketches
+REQUEST_HLL_LG_K = 14    # HyperLogLog of request ids beyond LIVE_EXACT: relative standard error ~0.8%
+
+class _Quantiles:
+    "Mergeable values of one number: exact up to LIVE_EXACT values (`np.percentile`), then a KLL sketch."
+    def __init__(self, x=()):
+        import numpy as np
+        self.values, self.kll = np.asarray(x, float), None
+        self._spill()
+
+    def _spill(self):
+        if self.values is not None and len(self.values) > LIVE_EXACT:
+            from datasketches import kll_doubles_sketch
+            from mlwork.partsketch import KLL_K
+            self.kll = kll_doubles_sketch(KLL_K); self.kll.update(self.values); self.values = None
+
+    def merge(self, o:"_Quantiles") -> "_Quantiles":
+        import numpy as np
+        out = _Quantiles()
+        if self.values is not None and o.values is not None:
+            out.values = np.concatenate([self.values, o.values]); out._spill(); return out
+        from datasketches import kll_doubles_sketch
+        from mlwork.partsketch import KLL_K
+        out.values, out.kll = None, kll_doubles_sketch(KLL_K)
+        for x in (self, o):
+            if x.kll is not None: out.kll.merge(x.kll)
+            elif len(x.values): out.kll.update(x.values)
+        return out
+
+    @property
+    def exact(self) -> bool: return self.values is not None
+
+    def percentile(self, q:float) -> float:
+        import numpy as np
+        if self.values is not None: return float(np.percentile(self.values, q)) if len(self.values) else float("nan")
+        return float(self.kll.get_quantile(q / 100))
+
+    def __getstate__(self): return {"values": self.values, "kll": None if self.kll is None else self.kll.serialize()}
+    def __setstate__(self, d):
+        from datasketches import kll_doubles_sketch
+        self.values, self.kll = d["values"], None if d["kll"] is None else kll_doubles_sketch.deserialize(d["kll"])
+
+class _Distinct:
+    "Mergeable distinct count of text keys: exact up to LIVE_EXACT keys, then HyperLogLog."
+    def __init__(self, keys=()):
+        self.keys, self.hll = set(keys), None
+        self._spill()
+
+    def _spill(self):
+        if self.keys is not None and len(self.keys) > LIVE_EXACT:
+            self.hll = self._hll(self.keys); self.keys = None
+
+    @staticmethod
+    def _hll(keys):
+        from datasketches import hll_sketch
+        h = hll_sketch(REQUEST_HLL_LG_K)
+        for k in keys: h.update(k)
+        return h
+
+    def merge(self, o:"_Distinct") -> "_Distinct":
+        out = _Distinct()
+        if self.keys is not None and o.keys is not None:
+            out.keys = self.keys | o.keys; out._spill(); return out
+        from datasketches import hll_union
+        u = hll_union(REQUEST_HLL_LG_K)
+        for x in (self, o): u.update(x.hll if x.hll is not None else self._hll(x.keys))
+        out.keys, out.hll = None, u.get_result()
+        return out
+
+    @property
+    def exact(self) -> bool: return self.keys is not None
+    def count(self) -> int: return len(self.keys) if self.keys is not None else int(round(self.hll.get_estimate()))
+
+    def __getstate__(self): return {"keys": self.keys, "hll": None if self.hll is None else self.hll.serialize_compact()}
+    def __setstate__(self, d):
+        from datasketches import hll_sketch
+        self.keys, self.hll = d["keys"], None if d["hll"] is None else hll_sketch.deserialize(d["hll"])
+
+# %% ../nbs/11a_monitor.ipynb #befcca23
+def _live_index(store, name:str, since:float|None, until:float|None) -> dict:
+    "What the index of `name`'s log says of [since, until) before anything is read: its segments (cut as `predlog.window` cuts), rows, columns."
+    from mlwork import predlog
+    cols = predlog._latest_columns(store, name)
+    if cols is None: predlog._check_model(store, name)
+    cols = cols or {}
+    tcol = (cols.get("roles") or {}).get("time")
+    with store.transaction(write=False) as conn:
+        rows = conn.execute(predlog._query(name, since, until, None, "data" if tcol else "request")).mappings().all()
+    segs = [dict(r) for r in rows if r["digest"]]
+    return {"segments": segs, "rows": int(sum(r["rows"] for r in segs)), "cut_on": tcol or "_time", "columns": cols,
+            "dropped_rows": int(sum(r["dropped_rows"] for r in rows)), "sampled_out": int(sum(r["sampled_out"] for r in rows))}
+
+def _segment(blobs, digest:str, columns:list|None=None):
+    "One segment of the log as a DataFrame: all its columns, or those of `columns` that it has."
+    import io, pyarrow.parquet as pq
+    f = pq.ParquetFile(io.BytesIO(blobs.get_bytes(digest)))
+    if columns is not None: columns = [c for c in dict.fromkeys(columns) if c in f.schema_arrow.names]
+    return f.read(columns=columns).to_pandas()
+
+def _in_window(df, cut_on:str, t0, t1):
+    "The rows of one segment in [t0, t1): on the data's time column `cut_on` when the segment has it as times, else request time (as `predlog.window`)."
+    import numpy as np
+    from mlwork import predlog
+    col = cut_on if cut_on in df and str(df[cut_on].dtype).startswith("datetime") else "_time"
+    t = predlog._epoch(df[col]).to_numpy()
+    keep = np.ones(len(df), dtype=bool)
+    if t0 is not None: keep &= t >= t0
+    if t1 is not None: keep &= t < t1
+    return df[keep].reset_index(drop=True)
+
+def _keys_of(rid, row) -> list:
+    "The key of logged rows (request id, row) as `predlog.labelled` builds it."
+    return (rid.astype(str) + "\x00" + row.astype("Int64").astype(str)).tolist()
+
+def _entity_part(digest, st:dict):
+    "For the entity labels `st['ents']` (columns i, entity, at): the latest row of one segment's window rows with that entity at or before each label's time."
+    import pandas as pd
+    from mlwork import predlog
+    idc = st["idc"]
+    df = _in_window(_segment(st["blobs"], digest, ["_request_id", "_row", "_time", idc, st["cut_on"]]), st["cut_on"], st["t0"], st["t1"])
+    if not len(df) or idc not in df: return None
+    rows = pd.DataFrame({"_e": df[idc].map(lambda v: None if v is None or v != v else predlog._text(v)).tolist(),
+                         "_t": predlog._epoch(df["_time"]).to_numpy(), "_request_id": df["_request_id"].astype(str).to_numpy(),
+                         "_row": df["_row"].to_numpy()})
+    m = st["ents"].merge(rows, left_on="entity", right_on="_e")
+    return _latest(m[m["_t"] <= m["at"]][["i", "_t", "_request_id", "_row"]])
+
+def _latest(m):
+    "Per label `i`, its candidate of the latest time (equal times: the first in the window's order, as `predlog.labelled`)."
+    if m is None or not len(m): return None
+    return m.sort_values(["_t", "_request_id", "_row"], ascending=[False, True, True], kind="stable").drop_duplicates("i")
+
+def _latest_of(a, b):
+    import pandas as pd
+    if a is None or b is None: return b if a is None else a
+    return _latest(pd.concat([a, b], ignore_index=True))
+
+def _tree(parts:list, combine):
+    "Merge delayed results pairwise as a balanced tree."
+    import dask
+    while len(parts) > 1:
+        parts = [dask.delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+    return parts[0]
+
+def _live_labels(store, blobs, name:str, idx:dict, t0, t1) -> dict:
+    "The label of each logged row of the window that has one, by key (see `_keys_of`): as `predlog.labelled` resolves them (matched when stored, then by request id, then by entity), without reading the window into memory."
+    import dask, pandas as pd
+    from mlwork import predlog
+    from mlwork.store import feedback as feedback_t
+    segs = idx["segments"]
+    if not segs: return {}
+    lo, hi = min(s["first_at"] for s in segs), max(s["last_at"] for s in segs)
+    f = feedback_t.c
+    with store.transaction(write=False) as conn:
+        fb = pd.DataFrame(conn.execute(sa.select(f.label, f.request_id, f.row, f.entity, f.at, f.pred_request_id, f.pred_row).where(
+            f.model == name, sa.or_(f.pred_at.is_(None), f.pred_at.between(lo - 1e-3, hi + 1e-3))).order_by(f.received_at, f.id)).mappings().all(),
+            columns=["label", "request_id", "row", "entity", "at", "pred_request_id", "pred_row"])
+    out = {}
+    idc = (idx["columns"].get("roles") or {}).get("id")
+    ents = fb[fb.pred_request_id.isna() & fb.entity.notna()].reset_index(drop=True)
+    logged = set().union(*[set(((s["columns"] or {}).get("passthrough") or [])) | set(((s["columns"] or {}).get("features") or [])) for s in segs])
+    if len(ents) and idc in logged:                           # by entity: a first pass over the key columns of the segments
+        st = dask.delayed(dict(blobs=blobs, idc=idc, cut_on=idx["cut_on"], t0=t0, t1=t1,
+                               ents=pd.DataFrame({"i": range(len(ents)), "entity": ents.entity, "at": ents["at"]})), traverse=False)
+        best = dask.compute(_tree([dask.delayed(_entity_part)(s["digest"], st) for s in segs], _latest_of))[0]
+        if best is not None:
+            best = best.sort_values("i")
+            out.update(zip(_keys_of(best["_request_id"], best["_row"]), ents.label.iloc[best["i"].to_numpy()].tolist()))
+    u = fb[fb.pred_request_id.isna() & fb.request_id.notna()]
+    out.update(zip(_keys_of(u.request_id, u.row), u.label.tolist()))              # by request id (overrides by entity)
+    m = fb[fb.pred_request_id.notna()]
+    out.update(zip(_keys_of(m.pred_request_id, m.pred_row), m.label.tolist()))    # matched when stored (overrides both)
+    return out
+
+def _live_read(digest, st:dict):
+    "One segment as a partition of the window: its rows in [t0, t1), the columns `st['columns']` (missing ones empty), the labels in `st['target']` (None where none came)."
+    import pandas as pd
+    df = _in_window(_segment(st["blobs"], digest), st["cut_on"], st["t0"], st["t1"])
+    df = df.reindex(columns=st["columns"])
+    labels = st["labels"]
+    lab = pd.Series(_keys_of(df["_request_id"], df["_row"]), dtype=object).map(labels) if labels and len(df) else pd.Series([None] * len(df), dtype=object)
+    if st["label_kind"] == "float": df[st["target"]] = pd.to_numeric(lab, errors="coerce").astype("float64").to_numpy()
+    else: df[st["target"]] = pd.Series([None if v is None or v != v else _as_text(v) for v in lab], dtype="string").to_numpy()
+    return df
+
+def live_frame(store, blobs, name:str, since=None, until=None, target:str|None=None) -> tuple:
+    """A window [since, until) of `name`'s prediction log as a Dask DataFrame with one partition per segment (the rows
+    of the window, the feedback labels joined in column `target`: the training data's target, else 'label'), and what
+    the index says of it (dict: segments, rows, cut_on, columns, label_kind, ...); (None, that dict) when no segment
+    overlaps. Labels come as JSON: the label column is float64 when every label is a number, else their text
+    ('1', 'true', 'yes'), which `as_classes` maps onto the model's classes as the in-memory path does."""
+    import dask, dask.dataframe as dd
+    from mlwork import predlog
+    now = time.time()
+    t0, t1 = predlog.when(since, now, "since"), predlog.when(until, now, "until")
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise predlog.PredLogError(f"Bad window: until ({predlog.iso(t1)}) must come after since ({predlog.iso(t0)}).")
+    idx = _live_index(store, name, t0, t1)
+    cols, segs = idx["columns"], idx["segments"]
+    tgt = target or (cols.get("roles") or {}).get("target") or "label"
+    logged = []
+    for s in reversed(segs):                                  # the newest segment's order first
+        c = s["columns"] or {}
+        logged += list(c.get("passthrough") or []) + list(c.get("features") or [])
+    proba = [f"{predlog.PROBA}{predlog._text(c)}" for c in (cols.get("classes") or [])]
+    columns = list(dict.fromkeys(logged + [predlog.PREDICTION] + proba + list(predlog.META)))
+    idx.update(since=t0, until=t1, target=tgt, logged=list(dict.fromkeys(logged)), frame_columns=columns,
+               what=f"prediction log of {name}: {predlog.iso(t0)} → {predlog.iso(t1)}, {len(segs)} segment(s), cut on {idx['cut_on']}")
+    if not segs: return None, idx
+    labels = _live_labels(store, blobs, name, idx, t0, t1)
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels.values())
+    idx["label_kind"] = "float" if numbers else "text"          # labels come as JSON: numbers, else their text (as `as_classes` reads them)
+    st = dict(blobs=blobs, cut_on=idx["cut_on"], t0=t0, t1=t1, columns=[c for c in columns if c != tgt], target=tgt,
+              labels=labels, label_kind=idx["label_kind"])
+    meta = _live_read(segs[0]["digest"], dict(st, t0=float("inf")))     # no rows: the columns only (reads one segment)
+    shared = dask.delayed(st, traverse=False)
+    ddf = dd.from_delayed([dask.delayed(_live_read)(s["digest"], shared) for s in segs], meta=meta, verify_meta=False)
+    return ddf, idx
+
+@patch
+def live_frame(self:Monitor, name:str, since=None, until=None, target:str|None=None) -> tuple:
+    "A window of `name`'s prediction log as a Dask DataFrame, one partition per segment, with its labels (see the function `live_frame`)."
+    return live_frame(self.store, self.blobs, name, since, until, target)
+
+# %% ../nbs/11a_monitor.ipynb #9e156f1f
+def _live_part(df, features=None, classes=None, target=None, time_col=None, window=None, labels_only=False):
+    "What a live check needs of one partition of the window: input and prediction sketches, performance and traffic counts."
+    import numpy as np, pandas as pd
+    from mlwork.partsketch import PartSketch
+    from mlwork.predlog import PROBA
+    if not len(df): return None
+    w = df.drop(columns=[c for c in df.columns if str(c).startswith(PROBA)]) if labels_only else df
+    w.attrs = {"classes": classes}
+    pred = logged_predictions(w)
+    raw = df[target] if target in df else pd.Series([None] * len(df), dtype=object)
+    has = raw.notna().to_numpy()
+    y = np.full(len(df), np.nan, dtype=object)
+    if has.any(): y[has] = as_classes(raw[has].tolist(), classes)
+    counts = _perf_counts(pd.DataFrame({"_y": y, **({time_col: df[time_col]} if time_col and time_col in df else {})}),
+                          pred, "_y", time_col, window)
+    t = pd.to_datetime(df["_time"], utc=True)
+    traffic = {"rows": len(df), "labelled": int(has.sum()),
+               "versions": {int(v): int(n) for v, n in df["_version"].value_counts().items()},
+               "first": t.min().timestamp(), "last": t.max().timestamp(),
+               "latency": _Quantiles(df["_latency_ms"].to_numpy(float)), "requests": _Distinct(df["_request_id"].astype(str).unique())}
+    return {"kind": pred["kind"], "mixed": False, "inputs": PartSketch.from_frame(df, features),
+            "prediction": PartSketch.from_frame(pd.DataFrame({"prediction": _prediction_column(pred)})),
+            "perf": counts, "traffic": traffic}
+
+def _merge_live(a, b):
+    "Two partitions' results of `_live_part`, merged (`mixed`: the partitions' predictions were of different kinds)."
+    if a is None or b is None: return b if a is None else a
+    out = _merge_check(a, b)
+    ta, tb = a["traffic"], b["traffic"]
+    versions = dict(ta["versions"])
+    for v, n in tb["versions"].items(): versions[v] = versions.get(v, 0) + n
+    out["traffic"] = {"rows": ta["rows"] + tb["rows"], "labelled": ta["labelled"] + tb["labelled"], "versions": versions,
+                      "first": min(ta["first"], tb["first"]), "last": max(ta["last"], tb["last"]),
+                      "latency": ta["latency"].merge(tb["latency"]), "requests": ta["requests"].merge(tb["requests"])}
+    out["mixed"] = a["mixed"] or b["mixed"] or a["kind"] != b["kind"]
+    return out
+
+@patch
+def _check_live_partitioned(self:Monitor, name:str, alias, since, until, window, progress, pol, mv, ref_dv) -> DriftReport:
+    "The live check of a large window, segment by segment (see `live_frame`): no copy of the window, bounded memory."
+    from functools import reduce
+    from mlwork.partsketch import reduce_partitions
+    from mlwork import predlog
+    ddf, idx = live_frame(self.store, self.blobs, name, since, until, target=ref_dv.schema.role("target"))
+    span = f"{predlog.iso(since)} → {predlog.iso(until)} (cut on {idx['cut_on']})"
+    none = MonitorError(f"No logged traffic of {name!r} in {span}: serve it (mlwork serve {name}@{alias}) and send "
+                        "requests, or widen the window (since/until: on the data's time column when it has one).")
+    if ddf is None: raise none
+    model = self.registry.load(mv.ref)
+    cols = idx["columns"]
+    features = list(getattr(model, "feature_names_in_", cols.get("features") or []))
+    hashed, logged = set(cols.get("hashed") or []), set(idx["logged"])
+    tested = [c for c in features if c in logged and c not in hashed]
+    not_tested = {"hashed": [c for c in features if c in hashed], "not logged": [c for c in features if c not in logged]}
+    if not tested: raise MonitorError(f"The log of {name!r} holds none of the input columns of {mv.ref} as sent ({not_tested}).")
+    time_col = ref_dv.schema.role("time")
+    if window and not (time_col and time_col in logged):
+        raise MonitorError(f"window={window!r} needs the time column of {ref_dv.ref}'s schema; found none in the current data.")
+    reference = ref_dv.reference()
+    t0 = time.perf_counter()
+    kw = dict(features=tested, classes=cols.get("classes"), target=idx["target"], time_col=time_col if window else None, window=window)
+    acc = reduce_partitions(ddf, _live_part, _merge_live, **kw)
+    if acc is not None and acc["mixed"]:          # some segments without probabilities: all as predicted labels, as in memory
+        acc = reduce_partitions(ddf, _live_part, _merge_live, **kw, labels_only=True)
+    if acc is None: raise none
+    report = DriftDetector(pol).fit(reference).score_sketch(acc["inputs"], tested, progress=progress)
+    report.prediction = _prediction_drift(pol, model, reference, features, None, sketch=acc["prediction"])
+    if report.prediction is not None:
+        report.prediction.note = report.prediction.note.replace("predictions on", "logged predictions of")
+        if report.prediction.borderline: report.meta["borderline"].append("prediction")
+    kind = acc["kind"]
+    perf = [_perf_row(w, acc["perf"][w], kind) for w in sorted(acc["perf"], key=lambda w: (w is None, w or ""))]
+    total = _perf_row(None, reduce(_add_counts, [{0: c} for c in acc["perf"].values()])[0], kind)
+    est = {k: total[f"estimated_{k}"] for k in (("accuracy", "roc_auc") if kind == "binary" else ("accuracy",) if kind == "multiclass" else ())}
+    tr = acc["traffic"]
+    traffic = {"requests": tr["requests"].count(), "rows": tr["rows"], "labelled": tr["labelled"],
+               "versions": {int(v): int(n) for v, n in sorted(tr["versions"].items())},
+               "first_request": tr["first"], "last_request": tr["last"],
+               "latency_ms_p50": tr["latency"].percentile(50), "latency_ms_p99": tr["latency"].percentile(99),
+               "dropped_rows": idx["dropped_rows"], "sampled_out": idx["sampled_out"],
+               "approximate": [k for k, x in (("requests", tr["requests"]), ("latency", tr["latency"])) if not x.exact]}
+    return self._conclude(report, pol, mv, alias, ref_dv, None, {"kind": kind}, perf, window, t0, current=idx["what"], estimated=est,
+                          partitioned=True, source="live", since=since, until=until, cut_on=idx["cut_on"], traffic=traffic,
+                          not_tested=not_tested)
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-056
 def example_traffic(ws, name:str, requests:dict, alias:str="production", at:float|None=None) -> int:

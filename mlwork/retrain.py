@@ -98,8 +98,10 @@ def _start(self:Retrainer, name:str, pol:dict, dv, target, outcome:dict) -> int|
             outcome.update(status="skipped", why=skip)
             record(conn, "retrain_skipped", model=name, reason=skip, details=outcome)
             return None
-        if target is None or target not in dv.schema.columns:
-            why = (f"no labels yet for {dv.ref} (no {target!r} column): the retrain waits for them and starts at a later "
+        if dv is None or target is None or target not in dv.schema.columns:
+            what = dv.ref if dv is not None else (outcome.get("data") or "the data checked")
+            why = (f"no labels yet for {what} (" + (f"no {target!r} column" if dv is not None else f"no value in its {target!r} column")
+                   + "): the retrain waits for them and starts at a later "
                    f"check that brings them (labels=..., or data with its {target!r} column)")
             pending = _pending_wait(conn, name)
             if pending: why += f"; waiting since event {pending['id']} ({time.ctime(pending['at'])})"
@@ -190,7 +192,9 @@ def waiting(self:Retrainer, name:str) -> dict|None:
     with self.store.transaction(write=False) as conn: return _pending_wait(conn, name)
 
 @patch
-def act(self:Retrainer, report:DriftReport, labels=None) -> list:
+def act(self:Retrainer, report:DriftReport, labels=None,
+        current=None,                           # the data checked, when the report cannot name it again (a Dask DataFrame)
+       ) -> list:
     "The actions taken on a stored report's triggers (and on a retrain waiting for labels), each also an event."
     m = report.meta
     name = m["model"]
@@ -198,7 +202,9 @@ def act(self:Retrainer, report:DriftReport, labels=None) -> list:
     if not report.triggers and pending is None: return []
     reason = "; ".join(report.triggers) or f"the retrain waiting for labels since event {pending['id']}: {pending['reason']}"
     try:
-        data = self._live_data(m) if m.get("source") == "live" else m["current"]
+        if m.get("partitioned"): data = self._partitioned_data(m, current)
+        else: data = self._live_data(m) if m.get("source") == "live" else m["current"]
+        if data is None: return [self._wait_for_labels(name, m, reason)]
         return [self.retrain(name, data, labels=labels, report_id=m["id"], reason=reason, version=m["version"])]
     except Exception as e:                  # recorded with the report, never lost between two writes
         action = {"report_id": m["id"], "status": "failed", "why": f"the retrain could not start: {type(e).__name__}: {e}"}
@@ -217,6 +223,59 @@ def _live_data(self:Retrainer, m:dict):
     except predlog.PredLogError:                   # no labelled row in the window yet
         return self.datasets.get(m["current"]).load().drop(columns=[m.get("target")], errors="ignore")
 
+# %% ../nbs/11c_retrain.ipynb #da6f93cd
+def _labelled_rows(df, target=None, columns=None):
+    "The rows of one partition that have a label in `target` (only `columns`, when given)."
+    out = df[df[target].notna()] if target in df else df.iloc[:0]
+    return out if columns is None else out[[c for c in columns if c in out]]
+
+def _concat(a, b):
+    import pandas as pd
+    return pd.concat([a, b], ignore_index=True)
+
+@patch
+def _partitioned_data(self:Retrainer, m:dict, current=None):
+    "The labelled rows of the partitioned data of report `m` as a DataFrame, or None when it has none (the retrain waits); a MonitorError when there are more than `retrain_max_rows` or the data cannot be read again."
+    import pandas as pd
+    from mlwork.partsketch import reduce_partitions, is_partitioned
+    name, target = m["model"], m.get("target")
+    cap = monitoring_policy(self.settings, name)["retrain_max_rows"]
+    live = m.get("source") == "live"
+    n = int((m.get("traffic") or {}).get("labelled") or 0) if live else int(sum(w.get("labelled") or 0 for w in m.get("performance") or []))
+    what = m.get("current") or "the data"
+    if not n: return None
+    if n > cap:
+        how = (f"retrain on a shorter window (ws.monitor.live_data('{name}', since=..., until=...), then ws.monitor.retrain('{name}', that dataset))"
+               if live else f"retrain on a slice of it (ws.monitor.retrain('{name}', a dataset version or file of at most {cap:,} labelled rows))")
+        raise MonitorError(f"{what} has {n:,} labelled rows, more than [monitoring] retrain_max_rows = {cap:,} that a retrain reads "
+                           f"into memory: {how}, or raise retrain_max_rows.")
+    if live:
+        from mlwork.monitor import live_frame
+        from mlwork import predlog
+        ddf, idx = live_frame(self.store, self.jobs.blobs, name, m.get("since"), m.get("until"), target=target)
+        roles = idx["columns"].get("roles") or {}
+        keep = [c for c in idx["logged"] if c in idx["frame_columns"]] + [target, "_time", "_request_id", "_row"]
+        df = reduce_partitions(ddf, _labelled_rows, _concat, target=target, columns=keep)
+        df = df.sort_values(["_time", "_request_id", "_row"], kind="stable", ignore_index=True).drop(columns=["_time", "_request_id", "_row"])
+        y = pd.Series(df[target].tolist())
+        if idx["label_kind"] == "float" and len(y) and (y == y.round()).all(): y = y.astype("int64")   # JSON 1.0: class 1
+        df[target] = y.to_numpy()
+        return self.datasets.log(df, f"{name}-live-labelled", target=target,
+                                 id=roles.get("id") if roles.get("id") in df else None, time=roles.get("time") if roles.get("time") in df else None,
+                                 description=f"the labelled rows of {what}: {len(df):,} rows")
+    source = current if current is not None and is_partitioned(current) else what
+    if not is_partitioned(source):
+        raise MonitorError(f"The report checked {what}, which cannot be read again: retrain with "
+                           f"ws.monitor.retrain('{name}', data) on its labelled rows, or check with act=True.")
+    return reduce_partitions(source, _labelled_rows, _concat, target=target)
+
+@patch
+def _wait_for_labels(self:Retrainer, name:str, m:dict, reason:str) -> dict:
+    "The outcome of a retrain asked for by report `m` while its data has no label (nothing copied): held, or waiting for labels."
+    outcome = {"report_id": m.get("id"), "dataset": None, "data": m.get("current"), "reason": reason}
+    self._start(name, monitoring_policy(self.settings, name), None, m.get("target"), outcome)
+    return jsonable(outcome)
+
 # %% ../nbs/11c_retrain.ipynb #11c-retrain-023
 class Monitoring:
     "The workspace's model monitoring (`ws.monitor`): checks and reports (`mlwork.monitor.Monitor`) and retraining (`Retrainer`)."
@@ -233,7 +292,7 @@ class Monitoring:
         report = self.monitor.check(name, current, alias=alias, labels=labels, window=window, progress=progress,
                                     source=source, since=since, until=until)
         if act:
-            actions = self.retrainer.act(report, labels=labels)
+            actions = self.retrainer.act(report, labels=labels, current=current)
             if actions: self.monitor.record_actions(report, actions)
         return report
 

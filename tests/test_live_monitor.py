@@ -12,6 +12,7 @@ pytest.importorskip("fastapi"); pytest.importorskip("uvicorn"); pytest.importors
 
 import mlwork as mw
 from mlwork import predlog
+from mlwork import errors as mw_errors
 from mlwork.keys import create_key
 from mlwork.serve import serve_in_background
 from test_serve import call, _train_churn
@@ -138,3 +139,119 @@ def test_monitor_job_reads_a_live_window(live):
     assert job.status == "FINISHED", job.error
     rep = ws.monitor.report(int(ws.monitor.reports("churn", job_id=job.id).id.iloc[0]))
     assert rep.meta["source"] == "live" and rep.dataset_drift and rep.meta["job_id"] == job.id
+
+
+# --- large windows: the prediction log read segment by segment (issue 15) ------------------------------------------
+
+def _compare(mem, part):
+    "A partitioned live report against the in-memory one of the same window: verdicts, scores within ε, figures."
+    assert [c.column for c in part.columns] == [c.column for c in mem.columns]
+    for m, s in zip(mem.columns, part.columns):
+        assert m.method == s.method and m.tested == s.tested, (m, s)
+        if m.score is not None:
+            eps = s.stats.get("epsilon", 0.0) if s.method in ("wasserstein", "ks") else 1e-9
+            assert abs(m.score - s.score) <= max(eps, 1e-9), (m.column, m.score, s.score, eps)
+        assert m.drifted == s.drifted or s.borderline, (m, s)
+    assert mem.dataset_drift == part.dataset_drift or part.meta["borderline"]
+    assert mem.prediction.drifted == part.prediction.drifted or part.prediction.borderline
+    tm, tp = mem.meta["traffic"], part.meta["traffic"]
+    assert {k: tp[k] for k in tm} == tm and tp["approximate"] == []         # few rows: every traffic figure exact
+    pm, pp = pd.DataFrame(mem.meta["performance"]), pd.DataFrame(part.meta["performance"])
+    assert pm[["window", "rows", "labelled"]].equals(pp[["window", "rows", "labelled"]]), (pm, pp)
+    for k in ("estimated_accuracy", "realised_accuracy", "estimated_roc_auc", "realised_roc_auc"):
+        a, b = pm[k].astype(float).to_numpy(), pp[k].astype(float).to_numpy()
+        assert np.array_equal(np.isnan(a), np.isnan(b)), k
+        assert np.nanmax(np.abs(a - b), initial=0) < (1e-9 if "accuracy" in k else 1e-3), (k, a, b)
+    assert abs(part.meta["estimated"]["roc_auc"] - mem.meta["estimated"]["roc_auc"]) < 1e-3
+    assert part.meta["partitioned"] and part.meta["current"].startswith("prediction log of churn: ")
+
+
+def test_large_window_segment_by_segment_matches_in_memory(tmp_path):
+    """The same logged traffic (several segments per month; labels matched when stored, by request id later, and by
+    entity later) checked in memory and segment by segment (`live_in_memory_rows = 0`): the same verdicts and figures,
+    and the partitioned check copies nothing into a dataset version."""
+    import dask
+    from mlwork.synthetic import churn_pair
+    from mlwork.monitor import example_model, example_traffic
+    ws = mw.Workspace.init(str(tmp_path / "ws"))
+    _, feb, _ = example_model(ws, n_customers=2400)
+    _, mar = churn_pair(n_customers=2400, seed=3, start="2026-02", covariate_drift=1.0, new_category=True)
+    t = time.time()
+    early = mar.iloc[:1200]                                                    # March: labels before their predictions
+    predlog.record_feedback(ws.store, ws.blobs, "churn", [{"request_id": "mar-0", "row": r, "label": int(y)}
+                                                         for r, y in enumerate(early.churned.iloc[:600])])
+    predlog.record_feedback(ws.store, ws.blobs, "churn", [{"entity": c, "label": float(y), "at": t + 3600}
+                                                         for c, y in zip(early.customer_id.iloc[600:], early.churned.iloc[600:])])
+    for i in range(3):                                                         # February: 3 segments, labelled when logged
+        part = feb.iloc[i * 800:(i + 1) * 800]
+        assert example_traffic(ws, "churn", {f"feb-{i}": part.drop(columns="churned")}, at=t - 3000 + i) == 800
+        predlog.record_feedback(ws.store, ws.blobs, "churn", [{"request_id": f"feb-{i}", "row": r, "label": int(y)}
+                                                             for r, y in enumerate(part.churned) if r % 3])
+    for i in range(4):
+        part = mar.iloc[i * 600:(i + 1) * 600]
+        example_traffic(ws, "churn", {f"mar-{i}": part.drop(columns="churned")}, at=t - 2000 + i)
+    assert len(predlog.segments(ws.store, "churn")) >= 7
+    def live_versions():
+        try: return len(ws.datasets.versions("churn-live"))
+        except mw_errors.NotFoundError: return 0
+    versions = live_versions()
+    for window, kw in ((None, FEB), ("W", MAR)):
+        mem = ws.monitor.check("churn", source="live", window=window, act=False, **kw)
+        assert not mem.meta.get("partitioned")
+        ws.settings.sections["monitoring"] = {"live_in_memory_rows": "0"}
+        try:
+            with dask.config.set(scheduler="threads", num_workers=2):
+                part = ws.monitor.check("churn", source="live", window=window, act=False, **kw)
+        finally:
+            ws.settings.sections.pop("monitoring")
+        _compare(mem, part)
+        assert part.meta["traffic"]["labelled"] == mem.meta["traffic"]["labelled"] > 0
+    assert mem.dataset_drift and part.dataset_drift and part.meta["traffic"]["labelled"] == 1200
+    assert live_versions() == versions + 2             # the two in-memory checks only
+    stored = ws.monitor.stored("churn", limit=1)[0]
+    assert stored["current_id"] is None and stored["current"] == part.meta["current"]
+    # a retrain triggered by the large window reads its labelled rows only, partition by partition ...
+    ws.settings.sections["monitoring"] = {"live_in_memory_rows": "0", "retrain_on": "drift", "cooldown_hours": "0",
+                                          "train_job": "no-such-job"}
+    try:
+        with dask.config.set(scheduler="sync"):
+            rep = ws.monitor.check("churn", source="live", **MAR)
+        act = rep.meta["actions"][0]
+        assert act["dataset"].startswith("churn-live-labelled@") and "no-such-job" in act["why"], act
+        dv = ws.datasets.get(act["dataset"])
+        df = dv.load()
+        assert dv.rows == 1200 and dv.schema.role("target") == "churned" and df.churned.notna().all()
+        mem_df = predlog.to_dataset(ws.store, ws.blobs, ws.datasets, "churn", MAR["since"], MAR["until"], dataset="x").load()
+        assert sorted(df.customer_id.astype(str)) == sorted(mem_df.customer_id.astype(str))
+        assert list(df.columns) == list(mem_df.columns)
+        # ... and refuses, saying what to do, when there are more than retrain_max_rows of them
+        ws.settings.sections["monitoring"]["retrain_max_rows"] = "100"
+        with dask.config.set(scheduler="sync"):
+            rep = ws.monitor.check("churn", source="live", **MAR)
+        act = rep.meta["actions"][0]
+        assert act["status"] == "failed" and "retrain_max_rows = 100" in act["why"] and "shorter window" in act["why"], act
+        assert ws.monitor.lineage("churn").action.tolist()[-1] == "retrain_skipped"
+    finally:
+        ws.settings.sections.pop("monitoring")
+    ws.close()
+
+
+def test_traffic_sketches_merge_within_their_stated_error():
+    "Latency percentiles and request counts past LIVE_EXACT: KLL within its rank error, HyperLogLog within ~3%."
+    from functools import reduce
+    from mlwork.monitor import _Quantiles, _Distinct, LIVE_EXACT
+    from mlwork.partsketch import rank_error
+    rng = np.random.default_rng(0)
+    lat = rng.lognormal(3, 1, 3 * LIVE_EXACT)
+    parts = np.array_split(rng.permutation(lat), 7)
+    q = reduce(lambda a, b: a.merge(b), [_Quantiles(p) for p in parts])
+    assert not q.exact
+    for p in (50, 99):
+        r = np.searchsorted(np.sort(lat), q.percentile(p)) / len(lat)
+        assert abs(r - p / 100) <= rank_error(), (p, r)
+    small = reduce(lambda a, b: a.merge(b), [_Quantiles(p) for p in np.array_split(lat[:5000], 3)])
+    assert small.exact and small.percentile(99) == np.percentile(lat[:5000], 99)
+    ids = [f"r{i}" for i in range(250_000)]
+    d = reduce(lambda a, b: a.merge(b), [_Distinct(ids[i:i + 60_000]) for i in range(0, len(ids), 50_000)])   # overlapping
+    assert not d.exact and abs(d.count() - len(ids)) < 0.03 * len(ids)
+    assert _Distinct(ids[:10]).merge(_Distinct(ids[5:20])).count() == 20

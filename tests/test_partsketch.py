@@ -154,3 +154,50 @@ def test_parquet_glob_larger_than_worker_memory_drifts(tmp_path):
     assert rep.drifted_columns == ["x0"] or "x0" in rep.meta["borderline"]
     assert set(rep.drifted_columns) <= {"x0"} | set(rep.meta["borderline"])
     print(f"630 MB on 2 workers of 600 MB: {time.perf_counter() - t0:.1f} s")
+
+
+def test_retrain_after_a_check_of_parquet_files(tmp_path):
+    """A drift trigger on a Parquet glob retrains on the files' labelled rows (read partition by partition, versioned);
+    beyond [monitoring] retrain_max_rows it is skipped with an event that says what to do; without labels it waits,
+    copying nothing."""
+    import dask
+    from mlwork.workspace import Workspace
+    from mlwork.monitor import example_model
+    ws = Workspace.init(str(tmp_path / "ws"))
+    _, _, drifted = example_model(ws, n_customers=3000)
+    lab = drifted.assign(churned=drifted.churned.where(np.arange(len(drifted)) % 4 != 0))      # a quarter not labelled yet
+    for name, frame in (("lab", lab), ("nolab", drifted.drop(columns="churned"))):
+        (tmp_path / name).mkdir()
+        for i, p in enumerate(shuffled_parts(frame, 3, 1)): p.to_parquet(tmp_path / name / f"part-{i}.parquet", index=False)
+    ws.settings.sections["monitoring"] = {"retrain_on": "drift", "cooldown_hours": "0", "train_job": "no-such-job"}
+    try:
+        with dask.config.set(scheduler="sync"):
+            rep = ws.monitor.check("churn", str(tmp_path / "lab" / "*.parquet"))
+            act = rep.meta["actions"][0]
+            assert rep.dataset_drift and act["dataset"].startswith("churn-monitored@") and "no-such-job" in act["why"], act
+            dv = ws.datasets.get(act["dataset"])
+            got = dv.load().sort_values("customer_id", ignore_index=True)
+            want = lab[lab.churned.notna()].sort_values("customer_id", ignore_index=True)
+            assert dv.rows == len(want) == sum(w["labelled"] for w in rep.meta["performance"])
+            assert got.customer_id.tolist() == want.customer_id.tolist() and (got.churned == want.churned).all()
+            assert dv.schema.role("target") == "churned" and dv.schema.role("id") == "customer_id"
+            ws.settings.sections["monitoring"]["retrain_max_rows"] = "1000"
+            rep = ws.monitor.check("churn", str(tmp_path / "lab"))
+            act = rep.meta["actions"][0]
+            assert act["status"] == "failed" and "retrain_max_rows = 1,000" in act["why"] and "a slice" in act["why"], act
+            assert ws.monitor.lineage("churn").action.tolist()[-1] == "retrain_skipped"
+            n = len(ws.datasets.versions("churn-monitored"))
+            rep = ws.monitor.check("churn", str(tmp_path / "nolab"))
+            act = rep.meta["actions"][0]
+            assert act["status"] == "waiting for labels" and act["dataset"] is None and "no labels yet" in act["why"], act
+            assert len(ws.datasets.versions("churn-monitored")) == n
+            # a Dask DataFrame is read again only when act gets it (check(act=True) hands it over)
+            import dask.dataframe as dd
+            ws.settings.sections["monitoring"].pop("retrain_max_rows")
+            rep = ws.monitor.check("churn", dd.read_parquet(str(tmp_path / "lab")))
+            assert rep.meta["actions"][0]["dataset"].startswith("churn-monitored@"), rep.meta["actions"]
+            later = ws.monitor.retrainer.act(rep)
+            assert later[0]["status"] == "failed" and "cannot be read again" in later[0]["why"], later
+    finally:
+        ws.settings.sections.pop("monitoring")
+    ws.close()
