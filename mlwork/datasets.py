@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib, html, io, json, os
 from time import time as _now, strftime, localtime
 from pathlib import Path
+from dataclasses import dataclass
 import sqlalchemy as sa
 from .errors import NotFoundError, show
 from .refs import Ref, parse_ref, RefError
@@ -15,9 +16,12 @@ from .profile import Profile, profile as make_profile
 from .sketch import Reference
 from .store import Store, ConflictError, dataset_versions, run_datasets, runs, experiments
 from .artifacts import BlobStore
+from .partsketch import is_partitioned
 
 # %% auto #0
-__all__ = ['read_data', 'content_digest', 'DatasetVersion', 'Datasets']
+__all__ = ['PARQUET_SUFFIXES', 'MANIFEST_FORMAT', 'SAMPLE_ROWS_SCHEMA', 'read_data', 'content_digest', 'ManifestError',
+           'list_parquet', 'manifest_digest', 'build_manifest', 'FileChange', 'verify_manifest', 'DatasetVersion',
+           'Datasets', 'map_files']
 
 # %% ../nbs/04c_datasets.ipynb #04c-datasets-005
 def read_data(path:str|os.PathLike):
@@ -47,6 +51,171 @@ def content_digest(df) -> str:
     for c in df.columns:   # column by column keeps memory bounded
         h.update(pd.util.hash_pandas_object(df[c], index=False, categorize=True).to_numpy().tobytes())
     return h.hexdigest()
+
+# %% ../nbs/04c_datasets.ipynb #83e6ae2d
+class ManifestError(DataError):
+    "A manifest dataset version's files are not those it was logged with (changed, missing or added)."
+
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+MANIFEST_FORMAT = "mlwork.manifest/1"
+SAMPLE_ROWS_SCHEMA = 20_000      # rows read (spread over the files) to infer a manifest's schema and profile shapes
+
+def _fs(url:str, storage_options:dict|None=None):
+    import fsspec
+    return fsspec.core.url_to_fs(url, **(storage_options or {}))
+
+def _is_local(fs) -> bool:
+    return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+def _hidden(path:str) -> bool:
+    return os.path.basename(path.rstrip("/")).startswith(("_", "."))
+
+def list_parquet(source, storage_options:dict|None=None) -> list[str]:
+    """The Parquet files of `source`, sorted: a folder (its `*.parquet` files, subfolders included), a glob, or one
+    file; local paths come back absolute, other file systems as full URLs. Hidden files (`_SUCCESS`, `.crc`) are left out."""
+    s = os.fspath(source)
+    fs, path = _fs(s, storage_options)
+    if any(ch in path for ch in "*?["):
+        found = [f for f in fs.glob(path) if fs.isfile(f)]
+    elif fs.isdir(path):
+        found = [f for f in fs.find(path) if f.lower().endswith(PARQUET_SUFFIXES)]
+    elif fs.isfile(path): found = [path]
+    else: raise DataError(f"Cannot read {s!r}: no such folder, file or matching files.")
+    found = sorted(f for f in found if not _hidden(f))
+    if not found: raise DataError(f"Cannot read {s!r}: no Parquet file in it (expected files named *.parquet).")
+    return found if _is_local(fs) else [fs.unstrip_protocol(f) for f in found]
+
+def _file_digest(url:str, storage_options:dict|None=None) -> tuple[int, str]|None:
+    "(size, sha256) of one file, read in 4 MB blocks; None when it does not exist."
+    fs, path = _fs(url, storage_options)
+    h, size = hashlib.sha256(), 0
+    try:
+        with fs.open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""): h.update(block); size += len(block)
+    except FileNotFoundError: return None
+    return size, h.hexdigest()
+
+def _file_info(url:str, storage_options:dict|None=None) -> dict:
+    "What a manifest keeps of one file: path, size, sha256, rows (from the Parquet footer) and its columns."
+    import pyarrow.parquet as pq
+    got = _file_digest(url, storage_options)
+    if got is None: raise DataError(f"Cannot read {url!r}: no such file (it went away while being logged).")
+    fs, path = _fs(url, storage_options)
+    try:
+        with fs.open(path, "rb") as f:
+            pf = pq.ParquetFile(f)
+            rows, schema = pf.metadata.num_rows, pf.schema_arrow
+    except Exception as e:
+        raise DataError(f"Cannot read {url!r} as parquet: {type(e).__name__}: {str(e)[:300]}") from None
+    index = set((schema.pandas_metadata or {}).get("index_columns", []) if schema.metadata else [])
+    cols = [[n, str(t)] for n, t in zip(schema.names, schema.types) if n not in index]
+    return {"path": url, "size": got[0], "sha256": got[1], "rows": rows, "columns": cols}
+
+def _each(fn, items:list, **kw) -> list:
+    "`fn(item, **kw)` for every item, one task each, on the active Dask scheduler (threads when there is no Client)."
+    import dask
+    return list(dask.compute(*[dask.delayed(fn, pure=False)(x, **kw) for x in items]))
+
+def manifest_digest(files:list[dict]) -> str:
+    "The digest of a manifest: sha256 of its files' paths, sizes and digests (what identifies the version)."
+    return hashlib.sha256(json.dumps([[f["path"], f["size"], f["sha256"]] for f in files]).encode()).hexdigest()
+
+def build_manifest(source, storage_options:dict|None=None) -> dict:
+    "The manifest of a Parquet folder or glob: every file's path, size, sha256 and rows, and the columns they share."
+    urls = list_parquet(source, storage_options)
+    files = _each(_file_info, urls, storage_options=storage_options)
+    first = files[0]
+    for f in files[1:]:
+        if f["columns"] != first["columns"]:
+            a, b = dict(map(tuple, first["columns"])), dict(map(tuple, f["columns"]))
+            diff = sorted(set(a.items()) ^ set(b.items()))
+            raise DataError(f"Cannot log {os.fspath(source)!r}: file {f['path']!r} has columns {f['columns']}; expected "
+                            f"{first['columns']} as in {first['path']!r} (differing: {diff[:6]}).")
+    cols = first["columns"]
+    return {"format": MANIFEST_FORMAT, "source": os.fspath(source), "rows": sum(f["rows"] for f in files),
+            "columns": cols, "files": [{k: f[k] for k in ("path", "size", "sha256", "rows")} for f in files]}
+
+@dataclass
+class FileChange:
+    "One difference between a manifest and the files as they are now."
+    file: str
+    problem: str          # 'changed' | 'missing' | 'added'
+    expected: str
+    found: str
+    def __str__(self): return f"{self.file} {self.problem}: expected {self.expected}; found {self.found}"
+
+def _describe(size, sha) -> str: return f"{size:,} bytes, sha256 {sha[:12]}"
+
+def verify_manifest(manifest:dict, storage_options:dict|None=None) -> list[FileChange]:
+    "Every file of `manifest` digested again, and its source listed again: the files that changed, went missing or were added."
+    files = manifest["files"]
+    now = _each(_file_digest, [f["path"] for f in files], storage_options=storage_options)
+    out = []
+    for f, got in zip(files, now):
+        if got is None: out.append(FileChange(f["path"], "missing", _describe(f["size"], f["sha256"]), "no such file"))
+        elif got != (f["size"], f["sha256"]):
+            out.append(FileChange(f["path"], "changed", _describe(f["size"], f["sha256"]), _describe(*got)))
+    try: listed = list_parquet(manifest["source"], storage_options)
+    except DataError: listed = []
+    known = {f["path"] for f in files}
+    out += [FileChange(p, "added", f"only the {len(files)} files of the manifest in {manifest['source']!r}",
+                       "a file that is not in the manifest") for p in listed if p not in known]
+    return out
+
+def _sample_files(urls:list[str], columns:list[str], n:int=SAMPLE_ROWS_SCHEMA, storage_options:dict|None=None):
+    "About `n` rows spread over (at most 50 of) the files: the first rows of each, read batch by batch."
+    import pandas as pd, pyarrow.parquet as pq
+    pick = urls if len(urls) <= 50 else [urls[round(i * (len(urls) - 1) / 49)] for i in range(50)]
+    per, parts = max(1, -(-n // len(pick))), []
+    for url in pick:
+        fs, path = _fs(url, storage_options)
+        with fs.open(path, "rb") as f:
+            batch = next(pq.ParquetFile(f, buffer_size=1 << 20, pre_buffer=False).iter_batches(batch_size=per, columns=columns), None)
+        if batch is not None and batch.num_rows: parts.append(batch.to_pandas())
+    df = pd.concat(parts, ignore_index=True) if parts else None
+    return df[columns] if df is not None else None
+
+def _manifest_schema(sample, sk, target=None, id=None, time=None, max_levels:int=50) -> Schema:
+    "A schema from a sample's kinds, with nulls, ranges and levels from the merged sketch of every row."
+    from mlwork.schema import _plain
+    s = Schema.infer(sample, target=target, id=id, time=time, max_levels=max_levels)
+    notes = [n for n in s.notes if "distinct values (more than" not in n and "entirely null" not in n]
+    for name, spec in s.columns.items():
+        c = sk.columns.get(name)
+        if c is None: continue
+        spec.nullable = c.missing > 0
+        if c.missing == c.n: notes.append(f"column {name!r} is entirely null")
+        if spec.kind in ("int", "float") and c.kind == "numeric":
+            spec.min, spec.max = (float(c.vmin), float(c.vmax)) if c.finite else (None, None)
+            if c.n - c.missing - c.finite > 0:
+                spec.finite = False; notes.append(f"column {name!r} has {c.n - c.missing - c.finite:,} infinite values")
+        elif spec.kind == "datetime":
+            spec.min = spec.max = None
+            notes.append(f"column {name!r}: the range of a date/time column is not recorded for a manifest")
+        elif spec.kind in ("category", "string", "bool") and c.kind == "categorical":
+            if not c.truncated and len(c.counts) <= max_levels: spec.levels = sorted(map(_plain, c.counts), key=str)
+            else:
+                spec.levels = None
+                notes.append(f"column {name!r} has {round(c.distinct):,} distinct values (more than {max_levels}): "
+                             f"levels are not recorded or checked")
+    s.notes = notes
+    return s
+
+def _manifest_profile(sample, sk, target=None) -> Profile:
+    "The profile of a sample, with rows, counts, missing values, min, max, mean and std of every row (from the sketch)."
+    prof = make_profile(sample, target=target)
+    d = prof.d
+    d["sampled"] = {"rows": len(sample), "of": sk.rows,
+                    "note": "distributions, quantiles and correlations are of the sample; counts, missing, "
+                            "min, max, mean and std are of every row"}
+    d["rows"] = sk.rows
+    for name, c in d["columns"].items():
+        x = sk.columns.get(name)
+        if x is None: continue
+        c["missing"], c["count"] = x.missing, x.n - x.missing
+        if x.kind == "numeric" and x.finite and c["kind"] in ("int", "float"):
+            c.update(min=float(x.vmin), max=float(x.vmax), mean=float(x.mean), std=float(x.std))
+    return prof
 
 # %% ../nbs/04c_datasets.ipynb #04c-datasets-007
 def _sketch_roles(schema) -> dict:
@@ -78,9 +247,49 @@ class DatasetVersion:
         self._row["profile"] = prof
         return ref
 
-    def load(self, columns:list|None=None):
-        "The data as a DataFrame (only `columns` when given)."
+    @property
+    def is_manifest(self) -> bool:
+        "Whether this version is a manifest of files (a Parquet folder or glob logged where it is), not a stored copy."
+        return bool((self._row["profile"] or {}).get("manifest"))
+
+    def manifest(self) -> dict|None:
+        "The manifest: `source`, `rows`, `columns` and `files` (path, size, sha256, rows each); None for a stored copy."
+        if not self.is_manifest: return None
+        if "_manifest" not in self.__dict__:
+            self._manifest = json.loads(self._blobs.get_bytes(self._row["profile"]["manifest"]))
+        return self._manifest
+
+    def verify(self, storage_options:dict|None=None) -> list[FileChange]:
+        "The files of a manifest that changed, went missing or were added since it was logged ([] when all match; always [] for a stored copy, whose blob is verified on every read)."
+        return verify_manifest(self.manifest(), storage_options) if self.is_manifest else []
+
+    def _check(self, storage_options=None):
+        bad = self.verify(storage_options)
+        if bad:
+            shown = "; ".join(map(str, bad[:5])) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise ManifestError(f"Dataset {self.ref} no longer matches its files ({len(bad)} difference"
+                                f"{'s' if len(bad) > 1 else ''}): {shown}. Log the files again as a new version.")
+
+    def files(self, verify:bool=True, storage_options:dict|None=None) -> list[str]:
+        "The files of a manifest, in order, after checking their digests (`verify=False`: without)."
+        if not self.is_manifest: raise DataError(f"Dataset {self.ref} is a stored copy, not a manifest of files; use load().")
+        if verify: self._check(storage_options)
+        return [f["path"] for f in self.manifest()["files"]]
+
+    def to_dask(self, columns:list|None=None, verify:bool=True, storage_options:dict|None=None):
+        "A Dask DataFrame of the files of a manifest (checked first), for partition-by-partition work."
+        import dask.dataframe as dd
+        return dd.read_parquet(self.files(verify, storage_options), columns=columns, storage_options=storage_options)
+
+    def load(self, columns:list|None=None, storage_options:dict|None=None):
+        "The data as a DataFrame (only `columns` when given); a manifest's files are checked against their digests first."
         import pandas as pd
+        if self.is_manifest:
+            parts = []
+            for url in self.files(True, storage_options):
+                fs, path = _fs(url, storage_options)
+                with fs.open(path, "rb") as f: parts.append(pd.read_parquet(f, columns=columns))
+            return pd.concat(parts, ignore_index=True)
         data = self._blobs.get_bytes(self._row["artifact_digest"])
         return pd.read_parquet(io.BytesIO(data), columns=columns)
 
@@ -110,13 +319,16 @@ class DatasetVersion:
         return df
 
     def __repr__(self):
-        return f"DatasetVersion({self.ref}, {self.rows:,} rows x {self.n_columns} columns, digest {self.digest[:12]})"
+        files = f", manifest of {len(self.manifest()['files'])} files" if self.is_manifest else ""
+        return f"DatasetVersion({self.ref}, {self.rows:,} rows x {self.n_columns} columns{files}, digest {self.digest[:12]})"
 
     def _repr_html_(self):
         e = html.escape
         when = strftime("%Y-%m-%d %H:%M", localtime(self.created_at))
         return (f"<div><b>Dataset</b> <code>{e(self.ref)}</code> — {self.rows:,} rows × {self.n_columns} columns, "
                 f"logged {when}, digest <code>{self.digest[:12]}</code>{' — ' + e(self.description) if self.description else ''}"
+                + (f"<br>a manifest of {len(self.manifest()['files'])} files in <code>{e(self.manifest()['source'])}</code> "
+                   f"(not copied; checked on every read)" if self.is_manifest else "") +
                 f"{self.schema._repr_html_()}</div>")
 
 # %% ../nbs/04c_datasets.ipynb #04c-datasets-009
@@ -125,18 +337,26 @@ class Datasets:
     def __init__(self, store:Store, blobs:BlobStore):
         self._store, self._blobs = store, blobs
 
-    def log(self, data,                    # a DataFrame, or a path to a CSV or Parquet file
+    def log(self, data,                    # a DataFrame, a path to a CSV or Parquet file, or a Parquet folder or glob (a manifest)
             name:str,                      # the dataset's name
             target:str|None=None, id:str|None=None, time:str|None=None,   # column roles, recorded in the schema
             description:str|None=None,
             schema:Schema|None=None,       # a schema to store instead of the inferred one
             progress=None,                 # progress(done, total, column) while profiling
+            storage_options:dict|None=None,  # fsspec options for a folder or glob on object storage (not stored)
            ) -> DatasetVersion:
-        "Store `data` as a version of dataset `name` (or return the version that has the same content)."
+        """Store `data` as a version of dataset `name` (or return the version that has the same content). A Parquet
+        folder or glob (local or an fsspec URL) is not copied: the version is a manifest of its files' digests."""
         from mlwork.tracking import check_key
         check_key(name, "dataset")
         if parse_ref(name, "dataset") != Ref(name):
             raise DataError(f"Bad dataset name {name!r}: it ends in '/N', which reads as version N; use another name.")
+        if is_partitioned(data):
+            if not isinstance(data, (str, os.PathLike)):
+                raise DataError(f"Cannot log a {type(data).__name__} as dataset {name!r}: it has no files to pin; write it "
+                                "with to_parquet(folder) and log the folder (a manifest), or log a pandas DataFrame.")
+            return self._log_manifest(data, name, target=target, id=id, time=time, description=description,
+                                      schema=schema, storage_options=storage_options)
         df = read_data(data) if isinstance(data, (str, os.PathLike)) else data
         check_frame(df, f"data for dataset {name!r}")
         for c in df.columns: column_kind(df[c], c)           # mixed-type columns fail here, clearly
@@ -153,6 +373,39 @@ class Datasets:
         blob, _ = self._blobs.put_bytes(buf.getvalue())
         row = dict(name=name, digest=digest, rows=len(df), n_columns=df.shape[1], schema=schema.to_dict(),
                    profile=prof.to_dict(), artifact_digest=blob, description=description, created_at=_now())
+        return self._insert(name, digest, row)
+
+    def _log_manifest(self, source, name, target=None, id=None, time=None, description=None, schema=None,
+                      storage_options=None) -> DatasetVersion:
+        "A manifest version of a Parquet folder or glob: files digested, sketched and sampled, never copied."
+        from mlwork.partsketch import sketch_partitioned
+        import dask.dataframe as dd
+        man = build_manifest(source, storage_options)
+        digest = manifest_digest(man["files"])
+        found = self._find(name, digest=digest)
+        if found: return found
+        urls, columns = [f["path"] for f in man["files"]], [c for c, _ in man["columns"]]
+        if not man["rows"]: raise DataError(f"Cannot log {os.fspath(source)!r} as dataset {name!r}: its files have no rows.")
+        sample = _sample_files(urls, columns, storage_options=storage_options)
+        check_frame(sample, f"data for dataset {name!r}")
+        for c in sample.columns: column_kind(sample[c], c)
+        roles = {r: c for r, c in (("target", target), ("id", id), ("time", time)) if c is not None}
+        for r, c in roles.items():
+            if c not in columns: raise DataError(f"Bad {r}={c!r}: no such column; the files have columns {', '.join(columns[:20])}.")
+        # one pass over every row, a partition at a time: exact counts, ranges and the drift sketch
+        sk = sketch_partitioned(dd.read_parquet(urls, columns=columns, storage_options=storage_options))
+        schema = schema or _manifest_schema(sample, sk, target=target, id=id, time=time)
+        prof = _manifest_profile(sample, sk, target=target)
+        sketch = sk.reference(source=f"{name} ({digest[:12]})", **_sketch_roles(schema))
+        prof.d["drift_sketch"], _ = self._blobs.put_bytes(sketch.to_bytes())
+        blob, _ = self._blobs.put_bytes(json.dumps(man, indent=1).encode())
+        prof.d["manifest"] = blob                   # the marker: this version is a manifest, stored in this blob
+        row = dict(name=name, digest=digest, rows=man["rows"], n_columns=len(columns), schema=schema.to_dict(),
+                   profile=prof.to_dict(), artifact_digest=blob, description=description, created_at=_now())
+        return self._insert(name, digest, row)
+
+    def _insert(self, name, digest, row) -> DatasetVersion:
+        "Insert `row` as the next version of `name`, unless a version with `digest` exists (then return that one)."
         for attempt in range(5):
             try:
                 with self._store.transaction(what=f"logging dataset {name!r}") as conn:
@@ -233,3 +486,63 @@ class Datasets:
         return run.datasets()
 
     def __repr__(self): return "Datasets()"
+
+# %% ../nbs/04c_datasets.ipynb #d7cd72ca
+def _part_name(i:int) -> str: return f"part-{i:05d}.parquet"
+
+def _map_file(i_url, fn=None, output=None, columns=None, chunk_size=100_000, prepare=None, storage_options=None,
+              output_options=None, shared=None):
+    "One task of `map_files`: read file `url` in chunks, apply `fn`, write one output part; {input, output, rows}."
+    import pyarrow as pa, pyarrow.parquet as pq
+    i, url = i_url
+    state = prepare(**(shared or {})) if prepare else (shared or {})
+    fs, path = _fs(url, storage_options)
+    ofs, opath = _fs(output, output_options)
+    dest = f"{opath.rstrip('/')}/{_part_name(i)}"
+    tmp, rows, writer = f"{dest}.tmp-{os.getpid()}", 0, None
+    try:
+        with fs.open(path, "rb") as f:
+            pf = pq.ParquetFile(f, buffer_size=1 << 20, pre_buffer=False)   # column chunks streamed, not read whole
+            cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+            for batch in pf.iter_batches(batch_size=chunk_size, columns=cols):
+                try: out = fn(batch.to_pandas(), **state)
+                except Exception as e:
+                    raise DataError(f"While processing {url!r} (rows {rows:,}…): {type(e).__name__}: {e}") from e
+                table = pa.Table.from_pandas(out, preserve_index=False)
+                if writer is None:
+                    sink = ofs.open(tmp, "wb")
+                    writer = pq.ParquetWriter(sink, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(out)
+        if writer is not None:
+            writer.close(); sink.close()
+            ofs.mv(tmp, dest)
+    except BaseException:
+        if writer is not None:
+            try: sink.close(); ofs.rm(tmp)
+            except Exception: pass
+        raise
+    finally:
+        pa.default_memory_pool().release_unused()         # give the decoded row groups back to the OS between files
+    full = dest if _is_local(ofs) else ofs.unstrip_protocol(dest)
+    return {"input": url, "output": full if writer is not None else None, "rows": rows}
+
+def map_files(files:list, fn, output:str, columns:list|None=None, chunk_size:int=100_000, prepare=None,
+              storage_options:dict|None=None, output_options:dict|None=None, **shared) -> list[dict]:
+    """`fn(chunk, **state)` over every row of the Parquet `files`, one task per file on the active Dask scheduler (a
+    `distributed.Client` if one is active, threads otherwise), `chunk_size` rows and only `columns` read at a time; the
+    frames `fn` returns for a file go to one Parquet file `output/part-NNNNN.parquet` (N = the file's position).
+    `state` is `prepare(**shared)`, once per file (build what cannot be pickled there), else `shared`; `shared` goes
+    into the task graph once. Earlier `part-*.parquet` files in `output` are removed first. Returns
+    `[{input, output, rows}]` in the order of `files` (output None for a file without rows)."""
+    import re, dask
+    if not files: raise DataError("No files to process: expected at least one Parquet file.")
+    ofs, opath = _fs(output, output_options)
+    ofs.makedirs(opath, exist_ok=True)
+    for old in ofs.glob(f"{opath.rstrip('/')}/part-*.parquet"):
+        if re.fullmatch(r"part-\d{5}\.parquet", os.path.basename(old)): ofs.rm(old)
+    sh = dask.delayed(shared, traverse=False) if shared else None
+    tasks = [dask.delayed(_map_file, pure=False)((i, u), fn=fn, output=output, columns=columns, chunk_size=chunk_size,
+                                                 prepare=prepare, storage_options=storage_options,
+                                                 output_options=output_options, shared=sh) for i, u in enumerate(files)]
+    return list(dask.compute(*tasks))
