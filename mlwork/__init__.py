@@ -8,7 +8,8 @@ Modules:
 - `mlwork.migrations.versions.0003_serving`: Serving: API keys and the servers that serve models.
 - `mlwork.migrations.versions.0004_predlog`: The prediction log and feedback.
 - `mlwork.migrations.versions.0005_edge`: Derived artifacts of a model version (issue 17): an ONNX export and its parity result.
-- `mlwork.migrations.versions.0006_tags`: Tags of experiments, registered models and model versions (issue 19)."""
+- `mlwork.migrations.versions.0006_tags`: Tags of experiments, registered models and model versions (issue 19).
+- `mlwork.migrations.versions.0007_traffic`: Live traffic (issue 16): traffic policies set at run time, leases of the continuous-training loop, shadow segments."""
 
 __version__ = "0.0.1"
 """`import mlwork as mw`: a small namespace whose heavy parts load on first use."""

@@ -88,22 +88,27 @@ def iso(t:float|None) -> str:
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-012
 class Batch:
     "Answered requests of ONE model version waiting to be written, as columns (the request path appends; see above)."
-    __slots__ = ("loaded", "features", "passthrough", "cols", "keep", "preds", "proba", "request_id", "key", "at",
-                 "latency_ms", "n", "rows")
-    def __init__(self, loaded):                # serving.Loaded: the version that answered (name, version, spec, classes)
-        self.loaded = loaded
+    __slots__ = ("loaded", "shadow", "features", "passthrough", "cols", "keep", "preds", "proba", "request_id", "key", "at",
+                 "latency_ms", "n", "rows", "rowix")
+    def __init__(self, loaded,                 # serving.Loaded: the version that answered (name, version, spec, classes)
+                 shadow:bool=False):           # answers of a shadow (logged, never sent to the caller)
+        self.loaded, self.shadow = loaded, shadow
         self.features, self.passthrough = list(loaded.spec.features), list(loaded.spec.passthrough)
         self.cols = [[] for _ in self.features]        # per feature: the checked values of every row
         self.keep = [[] for _ in self.passthrough]     # per id/time column: the values as sent (None when not sent)
         self.preds, self.proba = [], []                # proba: flat, rows x classes; None once a request had none
         self.request_id, self.key, self.at, self.latency_ms, self.n = [], [], [], [], []   # per request
-        self.rows = 0
+        self.rows, self.rowix = 0, None    # rowix: per request, its rows' places in the request (None: 0, 1, ...)
 
     def __len__(self): return len(self.n)              # requests
 
-    def add(self, request_id:str, key:str|None, at:float, latency_ms:float, cols:dict, keep:dict|None, preds:list, proba:list|None):
+    def add(self, request_id:str, key:str|None, at:float, latency_ms:float, cols:dict, keep:dict|None, preds:list, proba:list|None,
+            rows:list|None=None):       # the rows' places in the request when these are some of its rows (a split request)
         "Append one answered request (C-speed list appends only)."
         n = len(preds)
+        if rows is not None or self.rowix is not None:
+            if self.rowix is None: self.rowix = [None] * len(self.n)
+            self.rowix.append(rows)
         for lst, f in zip(self.cols, self.features):
             v = cols.get(f)
             lst.extend(v if v is not None else [None] * n)
@@ -183,7 +188,12 @@ def segment_table(batch:Batch, opts:dict, key:bytes|None=None) -> tuple:
         for j, c in enumerate(loaded.classes): add(f"{PROBA}{_text(c)}", pa.array(P[:, j]))
     at = np.repeat(np.asarray(batch.at, np.float64), ns)
     add("_request_id", pa.array(np.repeat(np.array(batch.request_id, dtype=object), ns), pa.string()))
-    add("_row", pa.array((np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)).astype(np.int32)))
+    row = (np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)).astype(np.int32)
+    if batch.rowix is not None:                # some requests were split between versions: their rows' own places
+        at_ = np.cumsum(ns) - ns
+        for j, r in enumerate(batch.rowix):
+            if r is not None: row[at_[j]:at_[j] + ns[j]] = r
+    add("_row", pa.array(row))
     add("_time", pa.array((at * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")))
     add("_version", pa.array(np.full(total, loaded.version, np.int32)))
     add("_key", pa.array(np.repeat(np.array(batch.key, dtype=object), ns), pa.string()))
@@ -191,10 +201,10 @@ def segment_table(batch:Batch, opts:dict, key:bytes|None=None) -> tuple:
     logged = set(features) | set(passthrough)
     columns = jsonable({"roles": roles, "features": features, "passthrough": passthrough, "hashed": sorted(hashed & logged),
                         "dropped": sorted(drop & (set(spec.features) | set(spec.passthrough))), "classes": loaded.classes})
-    meta = {"model": loaded.name, "version": loaded.version, "segment": uuid.uuid4().hex, **columns}
+    meta = {"model": loaded.name, "version": loaded.version, "shadow": batch.shadow, "segment": uuid.uuid4().hex, **columns}
     table = pa.table(arrays, names=names).replace_schema_metadata({"mlwork.predlog": json.dumps(meta)})
     ok = data_t[~np.isnan(data_t)] if data_t is not None else np.zeros(0)
-    info = dict(version=loaded.version, first_at=float(at.min()), last_at=float(at.max()), rows=total, requests=count,
+    info = dict(version=loaded.version, shadow=batch.shadow, first_at=float(at.min()), last_at=float(at.max()), rows=total, requests=count,
                 data_first=float(ok.min()) if len(ok) else None, data_last=float(ok.max()) if len(ok) else None, columns=columns)
     return table, info
 
@@ -228,7 +238,7 @@ class LogWriter:
         return f"LogWriter({', '.join(parts)})"
 
     def submit(self, loaded, request_id:str, key:str|None, at:float, latency_ms:float, cols:dict, keep:dict|None,
-               preds:list, proba:list|None=None) -> str:
+               preds:list, proba:list|None=None, shadow:bool=False, rows:list|None=None) -> str:
         "Queue one answered request (never waits on I/O): 'logged', 'sampled' (left out), 'dropped' (queue full) or 'off'."
         name = loaded.name
         o = self.options.get(name)
@@ -243,8 +253,8 @@ class LogWriter:
                 d = self._dropped[name]; d[0] += n; d[1] += 1; self.totals[name]["dropped"] += n
                 return "dropped"
             q = self._queue[name]
-            if not q or q[-1].loaded is not loaded: q.append(Batch(loaded))
-            q[-1].add(request_id, key, at, latency_ms, cols, keep, preds, proba)
+            if not q or q[-1].loaded is not loaded or q[-1].shadow != shadow: q.append(Batch(loaded, shadow))
+            q[-1].add(request_id, key, at, latency_ms, cols, keep, preds, proba, rows)
             self._rows[name] += n; self.totals[name]["accepted"] += n
             if self._rows[name] >= o["log_batch_rows"]: self._cv.notify()
         return "logged"
@@ -326,7 +336,7 @@ def _write(self:LogWriter, batches:dict) -> list:
                 rows.append(dict(info, digest=digest, size=size, dropped_rows=0, dropped_requests=0, sampled_out=0))
             if not rows:                                   # only counts to record
                 now = time.time()
-                rows = [dict(version=None, first_at=now, last_at=now, data_first=None, data_last=None, rows=0, requests=0,
+                rows = [dict(version=None, shadow=False, first_at=now, last_at=now, data_first=None, data_last=None, rows=0, requests=0,
                              digest=None, size=None, columns=None)]
             rows[0].update(dropped_rows=drows, dropped_requests=dreqs, sampled_out=sampled)
             now = time.time()
@@ -436,22 +446,23 @@ def _check_model(store, name:str):
             names = conn.execute(sa.select(models_t.c.name).order_by(models_t.c.name)).scalars().all()
             raise NotFoundError(f"No model named {name!r}; models: {', '.join(names) or '(none)'}.")
 
-def _query(name, t0, t1, version, cut):
+def _query(name, t0, t1, version, cut, shadow:bool=False):
+    "The index rows of `name`'s served answers (`shadow`: of its shadow's) overlapping [t0, t1) on the `cut` time."
     c = segments_t.c
-    q = sa.select(segments_t).where(c.model == name)
+    q = sa.select(segments_t).where(c.model == name, c.shadow == sa.true() if shadow else c.shadow == sa.false())
     if version is not None: q = q.where(c.version.in_([int(v) for v in (version if isinstance(version, (list, tuple, set)) else [version])]))
     lo, hi = (c.first_at, c.last_at) if cut == "request" else (c.data_first, c.data_last)
     if t1 is not None: q = q.where(lo < t1) if cut == "request" else q.where(sa.or_(lo.is_(None), lo < t1))
     if t0 is not None: q = q.where(hi >= t0) if cut == "request" else q.where(sa.or_(hi.is_(None), hi >= t0))
     return q.order_by(c.first_at, c.id)
 
-def segments(store, name:str, since=None, until=None, version=None, on:str="request"):
-    "The index rows of `name`'s log overlapping [since, until) (request time, or the data's time with on='data'), oldest first."
+def segments(store, name:str, since=None, until=None, version=None, on:str="request", shadow:bool=False):
+    "The index rows of `name`'s log overlapping [since, until) (request time, or the data's time with on='data'), oldest first; `shadow`: its shadow's."
     import pandas as pd
     now = time.time()
     t0, t1 = when(since, now, "since"), when(until, now, "until")
     with store.transaction(write=False) as conn:
-        rows = conn.execute(_query(name, t0, t1, version, "data" if on == "data" else "request")).mappings().all()
+        rows = conn.execute(_query(name, t0, t1, version, "data" if on == "data" else "request", shadow)).mappings().all()
     df = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in segments_t.columns])
     for col in ("first_at", "last_at", "data_first", "data_last", "created_at"):
         df[col] = pd.to_datetime(df[col].astype("float64"), unit="s", utc=True)

@@ -197,8 +197,10 @@ class App:
     "The request handling of one server process around a started `Serving` (and its prediction log's `LogWriter`)."
     def __init__(self, serving, log=None, writer=None, blobs=None):
         import logging
+        from mlwork.serving import Shadow
         self.serving, self.log, self.writer = serving, log or logging.getLogger("mlwork.serve"), writer
         self.blobs = blobs if blobs is not None else getattr(writer, "blobs", None)
+        self.shadow = Shadow(serving, writer)      # answers of a shadow alias, when a policy names one
         self.m, self._children = metrics(), {}
         for n, l in serving.current.items(): self.m["version"].labels(n).set(l.version)
 
@@ -240,16 +242,49 @@ async def _read_body(request, limit:int) -> bytes:
     return b"".join(chunks)
 
 # %% ../nbs/17_serve.ipynb #17-serve-021
+class _ModelTimeout(Exception): pass
+class _ModelFailed(Exception): pass
+
+@patch
+async def _predict(self:App, loaded, rows, text:bool, opts:dict) -> tuple:
+    "(preds, proba, keep, warnings, checked columns) of `rows` by `loaded`; InvalidInput, _ModelTimeout or _ModelFailed."
+    import asyncio
+    from mlwork.serving import prepare_columns
+    X, keep, warns, cols = prepare_columns(loaded.spec, rows, opts, text, loaded.build)
+    try:
+        if loaded.runtime == "onnx" and len(cols[loaded.spec.features[0]]) <= INLINE_ROWS:
+            preds, proba = loaded.predict(X)      # microseconds: a thread hop would cost more than the model
+        else:
+            preds, proba = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, loaded.predict, X), opts["timeout"])
+    except asyncio.TimeoutError: raise _ModelTimeout() from None
+    except Exception as e: raise _ModelFailed(e) from e
+    return preds, proba, keep, warns, cols
+
+def _merge(parts:list, n:int) -> tuple:
+    "The answer of a request split between versions, row by row in the request's order: (preds, proba, keep, warnings, versions)."
+    preds, versions, keep, warns = [None] * n, [None] * n, {}, []
+    classes = {tuple(l.classes) if l.classes is not None else None for l, _, _, _ in parts}
+    proba = [None] * n if len(classes) == 1 and None not in classes else None
+    for l, _, idx, (p, pr, kp, w, _) in parts:
+        for j, i in enumerate(idx):
+            preds[i], versions[i] = p[j], l.version
+            if proba is not None: proba[i] = pr[j]
+        for c, vals in (kp or {}).items():
+            col = keep.setdefault(c, [None] * n)
+            for j, i in enumerate(idx): col[i] = vals[j]
+        warns += w
+    return preds, proba, keep, warns, versions
+
 @patch
 async def handle(self:App, request, name:str, protocol:str, parse, answer):
-    "Answer one prediction request of any protocol; never raises."
+    "Answer one prediction request of any protocol (split between aliases, or shadowed, as the traffic policy says); never raises."
     import asyncio
     from starlette.responses import Response
     from mlwork.keys import AccessDenied, token_from_headers
-    from mlwork.serving import InvalidInput, prepare_columns
+    from mlwork.serving import InvalidInput
     t0, at = time.perf_counter(), time.time()
     rid = request_id(request.headers)
-    sv, loaded, status, key, logged = self.serving, None, 200, None, None
+    sv, loaded, status, key, logged, versions = self.serving, None, 200, None, None, None
     try:
         if sv.auth: key = sv.keys.check(token_from_headers(request.headers), "predict", name).name
         loaded = sv.get(name)
@@ -258,38 +293,68 @@ async def handle(self:App, request, name:str, protocol:str, parse, answer):
             body = await _read_body(request, int(opts["max_body_mb"] * 1e6))
         parsed = parse(body, request.headers.get("content-type", ""), loaded.spec)   # (rows, text?, protocol fields)
         rows, text, meta = parsed if len(parsed) == 3 else (*parsed, {})
-        X, keep, warns, cols = prepare_columns(loaded.spec, rows, opts, text, loaded.build)
-        try:
-            if loaded.runtime == "onnx" and len(cols[loaded.spec.features[0]]) <= INLINE_ROWS:
-                preds, proba = loaded.predict(X)      # microseconds: a thread hop would cost more than the model
-            else:
-                preds, proba = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, loaded.predict, X), opts["timeout"])
-        except asyncio.TimeoutError:
-            status, payload = self.error(504, f"{loaded.ref} did not answer within {opts['timeout']:g} s ([serving] timeout).", rid, name, kind="timeout")
-        except Exception as e:
-            self.log.warning("request %s: %s raised %s: %s", rid, loaded.ref, type(e).__name__, e)
-            status, payload = self.error(422, f"Model {loaded.ref} could not predict these rows: {type(e).__name__}: {str(e)[:300]}",
-                                         rid, name, kind="model_error")
+        groups = sv.split(name, rows, rid) if name in sv.policies else None
+        if groups is None: groups = [(loaded, None, rows, None)]
+        parts = []
+        for l, alias, sub, idx in groups:
+            if l is loaded:
+                res = await self._predict(l, sub, text, opts)
+                if alias is not None: sv.stats[name].variant(alias, (time.perf_counter() - t0) * 1000)
+            else:                  # another alias's version: if it fails, the served version answers its rows (counted)
+                try:
+                    res = await self._predict(l, sub, text, opts)
+                    sv.stats[name].variant(alias, (time.perf_counter() - t0) * 1000)
+                except (InvalidInput, _ModelTimeout, _ModelFailed) as e:
+                    self.log.warning("request %s: %s (%s) failed, %s answered: %s", rid, l.ref, alias, loaded.ref, getattr(e, "__cause__", e) or e)
+                    sv.stats[name].variant(alias, failed=True)
+                    self.child("errors", name, f"variant_{alias}").inc()
+                    l, res = loaded, await self._predict(loaded, sub, text, opts)
+            parts.append((l, alias, idx, res))
+        answered = str(meta.get("id") or rid)
+        if len(parts) == 1:
+            l = parts[0][0]
+            preds, proba, keep, warns, cols = parts[0][3]
+            payload = answer(l, str(sv.refs[name]), preds, proba, keep, warns, answered)
         else:
-            answered = str(meta.get("id") or rid)
+            n = sum(len(p[2]) for p in parts)
+            preds, proba, keep, warns, versions = _merge(parts, n)
             payload = answer(loaded, str(sv.refs[name]), preds, proba, keep, warns, answered)
-            if self.writer is not None:        # the prediction log: a queue append, never I/O
-                logged = self.writer.submit(loaded, answered, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba)
-                if logged != "off": self.child("log", name, logged).inc(len(preds))
+            if isinstance(payload, dict) and protocol == "predict": payload["versions"] = versions
+        if self.writer is not None:        # the prediction log: list appends, never I/O
+            lat = (time.perf_counter() - t0) * 1000
+            for l, alias, idx, (p, pr, kp, w, c) in parts:
+                logged = self.writer.submit(l, answered, key, at, lat, c, kp, p, pr, rows=idx)
+                if logged != "off": self.child("log", name, logged).inc(len(p))
+        pol = sv.policies.get(name)
+        if pol is not None and pol.kind == "shadow" and self.shadow is not None:
+            sh = sv.variants.get(name, {}).get(pol.alias)
+            if sh is not None: self.shadow.submit(name, sh, rows, text, answered, key, at, pol.queue)
+        loaded = parts[0][0] if len(parts) == 1 else loaded
     except AccessDenied as e: status, payload = self.error(e.status, str(e), rid, name, kind="auth")
     except NotFoundError as e: status, payload = self.error(404, str(e), rid, name, kind="not_found")
     except InvalidInput as e:
         status, payload = self.error(e.status, "The input does not fit the model: " + "; ".join(p.text() for p in e.problems[:5])
                                      + (" …" if len(e.problems) > 5 else ""), rid, name, e.problems, kind=e.problems[0].rule)
+    except _ModelTimeout:
+        status, payload = self.error(504, f"{loaded.ref} did not answer within {opts['timeout']:g} s ([serving] timeout).", rid, name, kind="timeout")
+    except _ModelFailed as e:
+        e = e.__cause__ or e
+        self.log.warning("request %s: %s raised %s: %s", rid, loaded.ref, type(e).__name__, e)
+        status, payload = self.error(422, f"Model {loaded.ref} could not predict these rows: {type(e).__name__}: {str(e)[:300]}",
+                                     rid, name, kind="model_error")
     except asyncio.TimeoutError: status, payload = self.error(504, "The request body did not arrive in time.", rid, name, kind="timeout")
     except Exception as e:    # a bug of ours: still an answer, and logged
         self.log.exception("request %s failed", rid)
         status, payload = 500, {"error": f"Internal error: {type(e).__name__}", "error_code": "INTERNAL", "request_id": rid}
     headers = {"x-request-id": rid}
-    if loaded is not None: headers["x-model-version"] = str(loaded.version)
+    if loaded is not None: headers["x-model-version"] = ",".join(map(str, sorted(set(versions)))) if versions else str(loaded.version)
     known, took = name if name in sv.refs else "-", time.perf_counter() - t0
     self.count(known, protocol, status, took)
-    if known != "-": sv.stats[name].add(took * 1000, status, loaded.version if loaded is not None and status < 400 else None, logged)
+    if known != "-":
+        st = sv.stats[name]
+        st.add(took * 1000, status, loaded.version if loaded is not None and status < 400 and not versions else None, logged)
+        if versions and status < 400:
+            for v in set(versions): st.versions[v] = st.versions.get(v, 0) + 1
     return Response(dumps(payload), status, headers, media_type="application/json")
 
 # %% ../nbs/17_serve.ipynb #17-serve-041
@@ -406,6 +471,16 @@ def _metrics_response():
     body, ctype = metrics_text()
     return Response(content=body, media_type=ctype)
 
+def _traffic_status(serving, name:str) -> dict:
+    "The traffic policy a model follows in this worker, and how its variants went (empty without one)."
+    p = serving.policies.get(name)
+    st = serving.stats[name].snapshot()
+    out = {"variants": st["variants"]} if "variants" in st else {}
+    if "shadow" in st: out["shadow"] = st["shadow"]
+    if p is None: return out
+    return out | {"traffic": {"policy": p.to_dict(), "says": p.describe(serving.refs[name].alias),
+                              "versions": {a: l.version for a, l in serving.variants.get(name, {}).items()}}}
+
 def _status_routes(app, serving, writer=None):
     from starlette.responses import JSONResponse, PlainTextResponse, Response
     ready = lambda: serving.ready and len(serving.current) == len(serving.refs)
@@ -415,7 +490,7 @@ def _status_routes(app, serving, writer=None):
                     "run_id": l.run_id, "loaded_at": l.loaded_at,
                     "inputs": l.spec.features, "passthrough": l.spec.passthrough, "schema_from": l.spec.source,
                     "log": log.get(n)}        # this worker's prediction log: rows waiting, accepted, dropped, sampled, written
-                for n, l in serving.current.items()}
+                | _traffic_status(serving, n) for n, l in serving.current.items()}
     def v2_meta(name:str):
         l = serving.current.get(name)
         if l is None: return JSONResponse({"error": f"Model {name!r} is not served here; served: {', '.join(sorted(serving.refs))}."}, 404)
@@ -513,7 +588,7 @@ def serving_lifespan(serving, server:str, url:str, log=None, writer=None):
     def on_change(changes):
         for name, old, new, outcome in changes:
             log.warning("%s: v%s -> v%s: %s", serving.refs[name], old, new, outcome)
-            m["switches"].labels(name, "switched" if outcome == "switched" else "kept").inc()
+            m["switches"].labels(name, "switched" if outcome.endswith("switched") else "kept").inc()
             if name in serving.current: m["version"].labels(name).set(serving.current[name].version)
         freeze_heap()          # the new version's objects are long-lived too
     @asynccontextmanager
@@ -529,6 +604,8 @@ def serving_lifespan(serving, server:str, url:str, log=None, writer=None):
         try: yield
         finally:
             stop.set(); t.join(timeout=5)
+            h = getattr(app.state, "mlwork", None)
+            if h is not None: h.shadow.close()  # the shadow's waiting answers go to the log first
             if writer is not None:            # after the last request: write everything the log accepted
                 st = writer.close()
                 for n, v in st.items():

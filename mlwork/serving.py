@@ -12,13 +12,16 @@ from .errors import MlworkError, NotFoundError, SettingsError, show
 from .refs import parse_ref
 from .schema import Schema, ColumnSpec
 from .store import aliases as aliases_t, model_versions as versions_t, servers as servers_t, api_keys as keys_t
+from .store import traffic as traffic_t
 from .keys import KeyRing
+from .traffic import SETTINGS_KEYS as TRAFFIC_KEYS
+from . import traffic as trafficmod
 from . import audit
 
 # %% auto #0
 __all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'SERVED_COLUMNS', 'serving_settings', 'InputProblem', 'InvalidInput', 'InputSpec',
            'check_columns', 'rows_to_columns', 'to_frame', 'prepare', 'prepare_columns', 'Loaded', 'warm_rows',
-           'onnx_runtime', 'load_version', 'Watch', 'Stats', 'Serving', 'register_server', 'heartbeat',
+           'onnx_runtime', 'load_version', 'Watch', 'Stats', 'Serving', 'Shadow', 'register_server', 'heartbeat',
            'unregister_server', 'list_servers', 'served', 'check_host', 'free_port', 'preflight', 'ServerHandle',
            'serve_in_background']
 
@@ -64,8 +67,9 @@ def serving_settings(settings, name:str|None=None) -> dict:
     for sec, known in sections:
         where = f"[{sec}] of {getattr(settings, 'file', 'settings.ini')}"
         for key, raw in settings.section(sec).items():
+            if sec != "serving" and key in TRAFFIC_KEYS: continue      # the traffic policy: `mlwork.traffic.from_settings`
             if key not in known:
-                raise SettingsError(f"Unknown setting {key} in {where}; known: {', '.join(sorted(known))}"
+                raise SettingsError(f"Unknown setting {key} in {where}; known: {', '.join(sorted([*known, *(TRAFFIC_KEYS if sec != 'serving' else ())]))}"
                                     + (" (the others belong in [serving])" if sec != "serving" else "") + ".")
             out[key] = _value(key, raw, where)
     return out
@@ -390,7 +394,10 @@ class Watch:
             parts.append(sa.select(sa.literal("v"), versions_t.c.name, S(), sa.func.max(versions_t.c.version), sa.cast(sa.null(), sa.Double))
                          .where(versions_t.c.name.in_(latest), versions_t.c.archived == sa.false()).group_by(versions_t.c.name))
         parts.append(sa.select(sa.literal("k"), S(), S(), sa.func.count(), sa.func.max(keys_t.c.updated_at)).select_from(keys_t))
+        parts.append(sa.select(sa.literal("t"), traffic_t.c.name, S(), traffic_t.c.generation, traffic_t.c.updated_at)
+                     .where(traffic_t.c.name.in_(names)))
         self.query = sa.union_all(*parts)
+        self.aliases, self.generations = {}, {}      # of the last read: (name, alias) -> version; name -> traffic generation
 
     def read(self, store) -> tuple:
         "({name: version the reference points to (None: nowhere)}, keys stamp)."
@@ -399,6 +406,7 @@ class Watch:
         aliases = {(r[1], r[2]): r[3] for r in rows if r[0] == "a"}
         newest = {r[1]: r[3] for r in rows if r[0] == "v"}
         stamp = next(((r[3], r[4]) for r in rows if r[0] == "k"), (0, None))
+        self.aliases, self.generations = aliases, {r[1]: r[3] for r in rows if r[0] == "t"}
         out = {}
         for n, ref in self.refs.items():
             out[n] = ref.version if ref.version is not None else newest.get(n) if ref.latest else aliases.get((n, ref.alias))
@@ -411,6 +419,8 @@ class Stats:
         import collections
         self.requests, self.errors, self.log_dropped, self.versions = 0, 0, 0, {}
         self.recent = collections.deque(maxlen=keep)       # latencies (ms) of the last `keep` answered requests
+        self.variants = {}        # alias -> {"requests", "errors" (failed and answered by the served version instead), "recent"}
+        self.shadow = {"done": 0, "dropped": 0, "failed": 0}
 
     def add(self, ms:float, status:int, version:int|None=None, log:str|None=None):
         "Count one request: its latency, its HTTP status, the version that answered it and what the log did."
@@ -420,12 +430,30 @@ class Stats:
         if version is not None: self.versions[version] = self.versions.get(version, 0) + 1
         if log == "dropped": self.log_dropped += 1
 
+    def variant(self, alias:str, ms:float|None=None, failed:bool=False, version:int|None=None):
+        "Count one request (or part of one) a variant of the traffic policy answered (`failed`: it failed, the served version answered)."
+        import collections
+        v = self.variants.get(alias)
+        if v is None: v = self.variants[alias] = {"requests": 0, "errors": 0, "recent": collections.deque(maxlen=self.recent.maxlen)}
+        v["requests"] += 1
+        if failed: v["errors"] += 1
+        elif ms is not None: v["recent"].append(ms)
+        if version is not None and not failed: self.versions[version] = self.versions.get(version, 0) + 1
+
     def snapshot(self) -> dict:
         import numpy as np
         lat = np.fromiter(list(self.recent), dtype="float64")
         p50, p99 = (np.percentile(lat, [50, 99]).round(2).tolist() if len(lat) else (None, None))
-        return {"requests": self.requests, "errors": self.errors, "p50_ms": p50, "p99_ms": p99, "log_dropped": self.log_dropped,
-                "by_version": {str(k): v for k, v in self.versions.items()}}
+        out = {"requests": self.requests, "errors": self.errors, "p50_ms": p50, "p99_ms": p99, "log_dropped": self.log_dropped,
+               "by_version": {str(k): v for k, v in self.versions.items()}}
+        if self.variants:
+            out["variants"] = {}
+            for a, v in self.variants.items():
+                lat = np.fromiter(list(v["recent"]), dtype="float64")
+                q = np.percentile(lat, [50, 99]).round(2).tolist() if len(lat) else (None, None)
+                out["variants"][a] = {"requests": v["requests"], "errors": v["errors"], "p50_ms": q[0], "p99_ms": q[1]}
+        if any(self.shadow.values()): out["shadow"] = dict(self.shadow)
+        return out
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-031
 class Serving:
@@ -449,6 +477,9 @@ class Serving:
         self.watch = Watch(self.refs)
         self.current: dict = {}          # name -> Loaded
         self.failed: dict = {}           # (name, version) -> error text, not retried until the reference moves again
+        self.policies: dict = {}         # name -> the traffic policy in force (`mlwork.traffic.Policy`; absent: none)
+        self.variants: dict = {}         # name -> {alias: Loaded} of the other aliases the policy sends requests to
+        self._policy_src: dict = {}      # name -> (generation read, Policy as stored or set in the settings)
         self.keys = KeyRing({}, (0, None))
         self.ready, self.last_poll, self.server_id, self.row_id = False, 0.0, None, None
 
@@ -459,6 +490,7 @@ class Serving:
             v = points[name]
             if v is None: raise NotFoundError(f"Cannot serve {ref}: model {name!r} has no {'versions' if ref.latest else f'alias {ref.alias!r}'}.")
             self.current[name] = load_version(self.store, self.registry, self.datasets, name, v, self.model_options[name]["runtime"])
+        self.sync_traffic()
         if self.auth: self.keys = KeyRing.load(self.store)
         self.ready, self.last_poll = True, time.time()
         return self
@@ -479,7 +511,7 @@ def poll(self:Serving) -> list:
         if v is None or (cur is not None and cur.version == v) or (name, v) in self.failed: continue
         outcome = self.switch(name, v)
         changes.append((name, cur.version if cur else None, v, outcome))
-    return changes
+    return changes + self.sync_traffic()
 
 @patch
 def refusal(self:Serving, name:str, version:int) -> str|None:
@@ -513,6 +545,106 @@ def switch(self:Serving, name:str, version:int) -> str:
     self.current[name] = new             # the swap: one assignment
     return "switched"
 
+# %% ../nbs/05g_serving.ipynb #a51415d6
+@patch
+def sync_traffic(self:Serving) -> list:
+    "Follow the traffic policies and the aliases they name; [(name, old version, new version, outcome)] of what loaded."
+    changes = []
+    for name, ref in self.refs.items():
+        if ref.alias is None or ref.latest: continue
+        gen = self.watch.generations.get(name, 0)
+        src = self._policy_src.get(name)
+        if src is None or src[0] != gen:
+            p, _ = trafficmod.stored(self.store, name)
+            src = self._policy_src[name] = (gen, p if p is not None else trafficmod.from_settings(self.settings, name, ref.alias))
+        p, cur, new = src[1], self.variants.get(name, {}), {}
+        for alias in p.aliases():
+            if alias == ref.alias: continue
+            v = self.watch.aliases.get((name, alias))
+            if v is None or (name, v) in self.failed: continue
+            have = cur.get(alias)
+            if have is not None and have.version == v: new[alias] = have; continue
+            served = self.current.get(name)
+            if served is not None and served.version == v: new[alias] = served; continue
+            try: new[alias] = load_version(self.store, self.registry, self.datasets, name, v, self.model_options[name]["runtime"])
+            except Exception as e:
+                text = f"{type(e).__name__}: {e}"
+                self.failed[(name, v)] = text
+                try:
+                    with self.store.transaction(what=f"recording that {name}@{v} was not served") as conn:
+                        audit.record(conn, "serve_load_failed", model=name, version=v, alias=alias, reason=text[:500],
+                                     details={"traffic": p.kind, "server": self.server_id, "pid": os.getpid()})
+                except Exception: pass
+                continue
+            changes.append((name, have.version if have else None, v, f"{alias}: switched"))
+        self.variants[name] = new
+        eff = p.effective(self.watch.aliases.get((name, p.alias))) if p.kind == "canary" else p
+        if eff.kind == "none": self.policies.pop(name, None)
+        else: self.policies[name] = eff
+    return changes
+
+@patch
+def split(self:Serving, name:str, rows, request_id:str) -> list|None:
+    """[(Loaded, alias, rows, row indices)] of a request under `name`'s canary or A/B policy (indices None when all its
+    rows go to one alias); None when the served version answers everything."""
+    p = self.policies.get(name)
+    if p is None or p.kind not in ("canary", "ab"): return None
+    served, ref = self.current[name], self.refs[name]
+    cols, n = rows_to_columns(rows)
+    col = p.sticky_by or dict(getattr(served.spec, "roles", {}) or {}).get("id")
+    vals = cols.get(col) if col else None
+    keys = [request_id if v is _ABSENT or v is None else v for v in vals] if vals is not None else [request_id] * n
+    variants, groups = self.variants.get(name, {}), {}
+    for i, alias in enumerate(trafficmod.assign(p, ref.alias, name, keys)):
+        if alias != ref.alias and alias not in variants: alias = ref.alias        # not loaded: the served version answers
+        groups.setdefault(alias, []).append(i)
+    if len(groups) == 1:
+        alias = next(iter(groups))
+        return [(variants.get(alias, served), alias, cols, None)]
+    return [(variants.get(a, served), a, {k: [v[i] for i in idx] for k, v in cols.items()}, idx) for a, idx in groups.items()]
+
+# %% ../nbs/05g_serving.ipynb #acb57d41
+class Shadow:
+    "The background answers of shadow aliases in one server process."
+    def __init__(self, serving, writer=None):
+        import collections
+        self.serving, self.writer, self.last_error = serving, writer, None
+        self._q, self._cv, self._thread, self._stop = collections.deque(), threading.Condition(), None, False
+
+    def submit(self, name:str, loaded, rows, text:bool, request_id:str, key, at:float, bound:int) -> bool:
+        "Queue one request for the shadow `loaded`; False (counted as dropped) when `bound` requests already wait."
+        st = self.serving.stats[name].shadow
+        with self._cv:
+            if len(self._q) >= bound or self._stop:
+                st["dropped"] += 1; return False
+            self._q.append((name, loaded, rows, text, request_id, key, at)); self._cv.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mlwork-shadow", daemon=True); self._thread.start()
+        return True
+
+    def _run(self):
+        while True:
+            with self._cv:
+                while not self._q and not self._stop: self._cv.wait(1.0)
+                if not self._q: return
+                name, loaded, rows, text, rid, key, at = self._q.popleft()
+            st, t0 = self.serving.stats[name].shadow, time.perf_counter()
+            try:
+                X, keep, _, cols = prepare_columns(loaded.spec, rows, self.serving.opts(name), text, loaded.build)
+                preds, proba = loaded.predict(X)
+                if self.writer is not None:
+                    self.writer.submit(loaded, rid, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba, shadow=True)
+                st["done"] += 1
+            except Exception as e:
+                st["failed"] += 1; self.last_error = f"{loaded.ref}: {type(e).__name__}: {e}"[:300]
+
+    def waiting(self) -> int: return len(self._q)
+
+    def close(self, timeout:float=10.0):
+        "Answer what waits (for at most `timeout` seconds), then stop."
+        with self._cv: self._stop = True; self._cv.notify_all()
+        if self._thread is not None: self._thread.join(timeout)
+
 # %% ../nbs/05g_serving.ipynb #05g-serving-034
 @patch
 def get(self:Serving, name:str) -> Loaded:
@@ -541,8 +673,12 @@ def watch_forever(self:Serving, stop:threading.Event, on_change=None, on_error=N
 @patch
 def describe(self:Serving) -> dict:
     "What this process serves and how it went since it started: {name: {ref, version, runtime, requests, errors, …}}."
-    return {n: {"ref": str(self.refs[n]), "version": l.version, "runtime": l.runtime} | self.stats[n].snapshot()
-            for n, l in self.current.items()}
+    out = {n: {"ref": str(self.refs[n]), "version": l.version, "runtime": l.runtime} | self.stats[n].snapshot()
+           for n, l in self.current.items()}
+    for n, p in self.policies.items():
+        if n in out: out[n]["traffic"] = {"policy": p.to_dict(), "says": p.describe(self.refs[n].alias),
+                                          "versions": {a: l.version for a, l in self.variants.get(n, {}).items()}}
+    return out
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-036
 def register_server(store, server:str, url:str, models:dict) -> str:

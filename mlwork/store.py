@@ -15,8 +15,9 @@ __all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'ENDED', 'metada
            'experiments', 'jobs', 'runs', 'params', 'metrics', 'latest_metrics', 'tags', 'artifacts',
            'dataset_versions', 'run_datasets', 'models', 'model_versions', 'events', 'aliases', 'alias_history',
            'drift_reports', 'api_keys', 'servers', 'prediction_segments', 'feedback', 'derived_artifacts',
-           'experiment_tags', 'model_tags', 'model_version_tags', 'REVISIONS', 'HEAD_REVISION', 'POOL_SIZE',
-           'POOL_TIMEOUT', 'map_error', 'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled', 'fast_execute']
+           'experiment_tags', 'model_tags', 'model_version_tags', 'traffic', 'leases', 'REVISIONS', 'HEAD_REVISION',
+           'POOL_SIZE', 'POOL_TIMEOUT', 'map_error', 'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled',
+           'fast_execute']
 
 # %% ../nbs/02_store.ipynb #02-store-025
 QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -244,6 +245,7 @@ prediction_segments = sa.Table("prediction_segments", metadata,
     Column("dropped_rows", sa.BigInteger, nullable=False),    # not logged since the previous segment: queue full ...
     Column("dropped_requests", sa.Integer, nullable=False),
     Column("sampled_out", sa.BigInteger, nullable=False),     # ... or left out by the sampling rate
+    Column("shadow", sa.Boolean, nullable=False, server_default=sa.false()),   # answers of a shadow, never sent (0007)
     Column("columns", sa.JSON),                               # roles (id, time, target), features, hashed, dropped columns
     Column("server", sa.String(32)), Column("pid", sa.Integer),
     Column("created_at", Time, nullable=False),
@@ -295,8 +297,22 @@ model_version_tags = sa.Table("model_version_tags", metadata,
     sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
     sqlite_with_rowid=False)
 
+# %% ../nbs/02_store.ipynb #0d0bc110
+traffic = sa.Table("traffic", metadata,
+    Column("name", Name, ForeignKey("models.name"), primary_key=True),
+    Column("policy", sa.JSON, nullable=False),                # {"kind": "canary"|"ab"|"shadow"|"none", ...}
+    Column("generation", sa.Integer, nullable=False),         # +1 on every change: what servers watch
+    Column("updated_at", Time, nullable=False),
+    Column("event_id", sa.Integer, ForeignKey("events.id")))  # the audited change
+
+leases = sa.Table("leases", metadata,
+    Column("name", sa.String(255), primary_key=True),         # what is leased, e.g. 'loop:churn'
+    Column("holder", sa.String(64), nullable=False),
+    Column("acquired_at", Time, nullable=False),
+    Column("expires_at", Time, nullable=False))
+
 # %% ../nbs/02_store.ipynb #02-store-007
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")  # oldest first; the scripts in mlwork/migrations/versions
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")  # oldest first; the scripts in mlwork/migrations/versions
 HEAD_REVISION = REVISIONS[-1]
 _PG_LOCK = 0x6D6C776B  # advisory lock key that serialises migrations on PostgreSQL
 
