@@ -501,6 +501,7 @@ def window(store, blobs, name:str,
            until=None,              # excluded
            version=None,            # a version, or several (a list); None: every version
            on:str="auto",           # 'auto' (the data's time column when it has one), 'data' or 'request'
+           shadow:bool=False,       # the rows a shadow answered in the background instead of the served ones
           ):
     "The logged rows of `name` in [since, until): inputs, id/time columns, outputs (`_prediction`, `_proba_*`) and meta (`_request_id`, `_row`, `_time`, `_version`, `_key`, `_latency_ms`)."
     import pandas as pd
@@ -517,7 +518,7 @@ def window(store, blobs, name:str,
         raise PredLogError(f"The log of {name!r} has no time column (its training data had no 'time' role); use on='request'.")
     cut = "data" if tcol and on != "request" else "request"
     with store.transaction(write=False) as conn:
-        rows = conn.execute(_query(name, t0, t1, version, cut)).mappings().all()
+        rows = conn.execute(_query(name, t0, t1, version, cut, shadow)).mappings().all()
     frames = []
     for r in rows:
         if not r["digest"]: continue

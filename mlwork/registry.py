@@ -45,7 +45,10 @@ class GateResult:
 
 LOWER_IS_BETTER = ("rmse", "mae", "mape", "log_loss", "brier", "loss")
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
-POLICY_KEYS = ("eval_dataset", "min_metric", "beat_champion_by", "schema_compatible", "max_latency_ms", "metric")
+POLICY_KEYS = ("eval_dataset", "min_metric", "beat_champion_by", "schema_compatible", "max_latency_ms", "metric",
+               # the live gates of a canary or shadow (`mlwork.live`)
+               "live_min_labelled", "live_beat_champion", "live_min_effect", "live_alpha", "live_horizon", "live_error_margin",
+               "live_latency_margin_ms")
 
 def policy(settings, name:str) -> dict:
     "The promotion policy of model `name`: [promotion] merged with [promotion.NAME] of `settings`."

@@ -557,6 +557,7 @@ def sync_traffic(self:Serving) -> list:
         if src is None or src[0] != gen:
             p, _ = trafficmod.stored(self.store, name)
             src = self._policy_src[name] = (gen, p if p is not None else trafficmod.from_settings(self.settings, name, ref.alias))
+            self.stats[name].variants = {}       # counters of a policy's variants count from when it took effect here
         p, cur, new = src[1], self.variants.get(name, {}), {}
         for alias in p.aliases():
             if alias == ref.alias: continue

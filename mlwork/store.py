@@ -17,7 +17,7 @@ __all__ = ['QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'ENDED', 'metada
            'drift_reports', 'api_keys', 'servers', 'prediction_segments', 'feedback', 'derived_artifacts',
            'experiment_tags', 'model_tags', 'model_version_tags', 'traffic', 'leases', 'REVISIONS', 'HEAD_REVISION',
            'POOL_SIZE', 'POOL_TIMEOUT', 'map_error', 'ConflictError', 'Store', 'insert_ignore', 'upsert', 'compiled',
-           'fast_execute']
+           'fast_execute', 'acquire_lease', 'release_lease', 'lease_holder']
 
 # %% ../nbs/02_store.ipynb #02-store-025
 QUEUED, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -600,3 +600,28 @@ def fast_execute(conn:sa.Connection, stmt, rows:list, fetch:bool=False, columns:
         else: cur.executemany(sql, args)
         return cur.rowcount
     finally: cur.close()
+
+# %% ../nbs/02_store.ipynb #dfc59fd5
+def acquire_lease(store, name:str, holder:str, ttl:float=60.0, now:float|None=None) -> bool:
+    "Take (or renew) lease `name` for `holder` for `ttl` seconds; True when `holder` holds it now."
+    now = time.time() if now is None else now
+    stmt = _insert(store.dialect)(leases)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"],
+                                      set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at,
+                                            "acquired_at": sa.case((leases.c.holder == stmt.excluded.holder, leases.c.acquired_at),
+                                                                   else_=stmt.excluded.acquired_at)},
+                                      where=sa.or_(leases.c.expires_at < now, leases.c.holder == stmt.excluded.holder))
+    with store.transaction(what=f"taking lease {name!r}") as conn:
+        conn.execute(stmt.values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl))
+        return conn.execute(sa.select(leases.c.holder).where(leases.c.name == name)).scalar() == holder
+
+def release_lease(store, name:str, holder:str) -> bool:
+    "Give up lease `name` if `holder` holds it; True when it did."
+    with store.transaction(what=f"releasing lease {name!r}") as conn:
+        return conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder)).rowcount > 0
+
+def lease_holder(store, name:str, now:float|None=None) -> str|None:
+    "Who holds lease `name` now (None when nobody does, or it expired)."
+    now = time.time() if now is None else now
+    with store.transaction(write=False) as conn:
+        return conn.execute(sa.select(leases.c.holder).where(leases.c.name == name, leases.c.expires_at >= now)).scalar()

@@ -32,6 +32,7 @@ class Policy:
     sticky_by: str|None = None      # a column whose value keeps a row on one variant; None: the id column, else the request id
     queue: int = 1000               # shadow: requests waiting at most
     version: int|None = None        # canary: the version of `alias` the steps count for
+    since: float|None = None        # when this comparison started (set by `set_policy`; kept while the kind, alias and version stay)
 
     def check(self, served:str|None=None) -> "Policy":
         "Raise `TrafficError` naming the field when the policy cannot be followed; return self."
@@ -69,7 +70,7 @@ class Policy:
     def effective(self, alias_version:int|None) -> "Policy":
         "The policy as it applies while `alias` points to `alias_version`: a canary of another version restarts at its first step."
         if self.kind == "canary" and self.version is not None and alias_version is not None and alias_version != self.version:
-            return Policy(**{**asdict(self), "step": 0, "version": alias_version})
+            return Policy(**{**asdict(self), "step": 0, "version": alias_version, "since": None})
         return self
 
     def to_dict(self) -> dict:
@@ -79,11 +80,12 @@ class Policy:
         if self.kind == "ab": d["weights"] = dict(self.weights)
         if self.kind == "shadow": d["queue"] = self.queue
         if self.kind != "none" and self.sticky_by: d["sticky_by"] = self.sticky_by
+        if self.kind != "none" and self.since is not None: d["since"] = self.since
         return d
 
     @classmethod
     def from_dict(cls, d:dict) -> "Policy":
-        known = {"kind", "alias", "steps", "step", "weights", "sticky_by", "queue", "version"}
+        known = {"kind", "alias", "steps", "step", "weights", "sticky_by", "queue", "version", "since"}
         extra = set(d) - known
         if extra: raise TrafficError(f"Unknown traffic policy field(s) {sorted(extra)}; known: {', '.join(sorted(known))}.")
         d = dict(d)
@@ -185,6 +187,10 @@ def set_policy(store, name:str, p:Policy, reason:str|None=None, served:str="prod
                                    f"(set it first: ws.registry.promote({name!r}, VERSION, alias={a!r})).")
         if p.kind == "canary": p.version = _alias_version(conn, name, p.alias)
         row = conn.execute(sa.select(traffic_t.c.policy, traffic_t.c.generation).where(traffic_t.c.name == name)).first()
+        if p.kind != "none":        # the comparison goes on through steps and weight changes of the same versions
+            old = Policy.from_dict(row[0]) if row else None
+            same = old is not None and old.kind == p.kind and old.alias == p.alias and old.version == p.version and old.since
+            p.since = old.since if same and p.since is None else p.since or time.time()
         gen = (row[1] if row else 0) + 1
         eid = audit.record(conn, action, name, p.version if p.kind == "canary" else None, alias=p.alias, reason=reason,
                            details={"policy": p.to_dict(), "previous": row[0] if row else None, "generation": gen}, who=who)
