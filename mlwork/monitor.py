@@ -16,8 +16,8 @@ from .tracking import get_run
 # %% auto #0
 __all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'AUC_BINS', 'LIVE_EXACT', 'REQUEST_HLL_LG_K', 'LINEAGE_ACTIONS', 'MonitorError',
            'monitoring_policy', 'expected_accuracy', 'expected_roc_auc', 'predictions', 'estimated_metrics', 'realised',
-           'data_source', 'data_frame', 'data_version', 'training_dataset', 'join_labels', 'Monitor', 'example_model',
-           'logged_predictions', 'as_classes', 'live_frame', 'example_traffic', 'live_span']
+           'data_source', 'manifest_version', 'data_frame', 'data_version', 'training_dataset', 'join_labels',
+           'Monitor', 'example_model', 'logged_predictions', 'as_classes', 'live_frame', 'example_traffic', 'live_span']
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-005
 class MonitorError(MlworkError, ValueError):
@@ -136,6 +136,13 @@ def data_source(datasets, x):
     if isinstance(x, (str, os.PathLike)): return read_data(x)
     return x
 
+def manifest_version(datasets, x):
+    "The dataset version `x` names ('name@version' or a DatasetVersion) when it is a manifest of Parquet files, else None (nothing is read: a manifest is checked, not loaded)."
+    from mlwork.datasets import DatasetVersion
+    from mlwork.partsketch import is_partitioned
+    if isinstance(x, str) and "@" in x and not os.path.exists(x) and not is_partitioned(x): x = datasets.get(x)
+    return x if isinstance(x, DatasetVersion) and x.is_manifest else None
+
 def data_frame(datasets, x):
     "`x` (see `data_source`) as a DataFrame."
     from mlwork.datasets import DatasetVersion
@@ -154,7 +161,7 @@ def data_version(datasets, x, name:str, like=None):
     return datasets.log(df, name, description="data checked by the model monitor", **roles)
 
 def training_dataset(store, datasets, mv):
-    "The dataset version the run of model version `mv` trained on (role 'train')."
+    "The dataset version the run of model version `mv` trained on (role 'train'); a check compares with its stored drift sketch (`reference()`), so a manifest's files are not read."
     c = dataset_versions.c
     with store.transaction(write=False) as conn:
         row = conn.execute(sa.select(c.name, c.version).join(run_datasets, run_datasets.c.dataset_version_id == c.id)
@@ -189,15 +196,24 @@ class Monitor:
         return data_frame(self.datasets, x)
 
     def drift(self, reference, current, columns:list|None=None, prediction:str|None=None, progress=None) -> DriftReport:
-        "Drift of `current` against `reference` (DataFrame, file, dataset `name@version`, DatasetVersion or Reference; either may be a Parquet folder or glob or a Dask DataFrame, read partition by partition); not stored."
+        "Drift of `current` against `reference` (DataFrame, file, dataset `name@version`, DatasetVersion or Reference; either may be a Parquet folder or glob or a Dask DataFrame, and `current` a manifest dataset version, read partition by partition); not stored."
         from mlwork.datasets import DatasetVersion
         from mlwork.partsketch import is_partitioned
-        if is_partitioned(current) or is_partitioned(reference):
+        if is_partitioned(current) or is_partitioned(reference) or manifest_version(self.datasets, current) is not None:
             return self._drift_partitioned(reference, current, columns, prediction, progress)
         ref = data_source(self.datasets, reference)
-        ref = ref.reference() if isinstance(ref, DatasetVersion) else ref
-        return DriftDetector(self.policy()).fit(ref, columns).score(self.frame(current), columns, prediction=prediction,
-                                                                    progress=progress)
+        ref_dv = ref if isinstance(ref, DatasetVersion) else None
+        ref = ref.reference() if ref_dv is not None else ref      # a version's stored sketch: a manifest's files are not read
+        cur = data_source(self.datasets, current)
+        report = DriftDetector(self.policy()).fit(ref, columns).score(self.frame(cur), columns, prediction=prediction,
+                                                                      progress=progress)
+        return _name_versions(report, ref_dv, cur if isinstance(cur, DatasetVersion) else None)
+
+def _name_versions(report:DriftReport, ref_dv=None, cur_dv=None) -> DriftReport:
+    "`report` with the dataset versions compared in its meta (`reference_dataset`/`reference_id`, `current`/`current_id`)."
+    if ref_dv is not None: report.meta.update(reference_dataset=ref_dv.ref, reference_id=ref_dv.id)
+    if cur_dv is not None: report.meta.update(current=cur_dv.ref, current_id=cur_dv.id)
+    return report
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-012
 def example_model(ws, name:str="churn", n_customers:int=4000, seed:int=3) -> tuple:
@@ -305,6 +321,8 @@ def check(self:Monitor, name:str,            # a registered model
         raise MonitorError(f"since/until ({since!r}, {until!r}) choose a window of the prediction log: they need source='live'.")
     from mlwork.partsketch import is_partitioned
     if is_partitioned(current): return self._check_partitioned(name, current, alias, labels, window, progress)
+    man = manifest_version(self.datasets, current)        # a manifest dataset version: its files, partition by partition
+    if man is not None: return self._check_partitioned(name, man, alias, labels, window, progress)
     pol = self.policy(name)
     mv = self.registry.get(name, alias)
     model = self.registry.load(mv.ref)
@@ -468,10 +486,12 @@ def _merge_check(a, b):
 
 @patch
 def _check_partitioned(self:Monitor, name:str, current, alias, labels, window, progress) -> DriftReport:
-    "`check` of partitioned current data (a Parquet folder or glob, or a Dask DataFrame): no dataset version, bounded memory."
+    "`check` of partitioned current data (a Parquet folder or glob, a Dask DataFrame, or a manifest DatasetVersion, whose files are verified first), bounded memory; no new dataset version."
     from functools import reduce
+    from mlwork.datasets import DatasetVersion
     from mlwork.partsketch import reduce_partitions, describe_source, _as_dask
-    what = describe_source(current)
+    cur_dv = current if isinstance(current, DatasetVersion) else None       # a manifest: the report names the version
+    what = cur_dv.ref if cur_dv is not None else describe_source(current)
     if labels is not None:
         raise MonitorError(f"labels= are joined on the id column in memory, so not with partitioned data ({what}): "
                            "write the target column into the Parquet files (or the Dask DataFrame) instead.")
@@ -479,7 +499,8 @@ def _check_partitioned(self:Monitor, name:str, current, alias, labels, window, p
     mv = self.registry.get(name, alias)
     model = self.registry.load(mv.ref)
     ref_dv = training_dataset(self.store, self.datasets, mv)
-    cols = [str(c) for c in _as_dask(current).columns]           # the schema only: nothing read yet
+    cols = ([c for c, _ in cur_dv.manifest()["columns"]] if cur_dv is not None   # the schema only: nothing read yet
+            else [str(c) for c in _as_dask(current).columns])
     features = list(getattr(model, "feature_names_in_", cols))
     absent = [c for c in features if c not in cols]
     if absent:
@@ -490,6 +511,7 @@ def _check_partitioned(self:Monitor, name:str, current, alias, labels, window, p
     read = list(dict.fromkeys(features + [c for c in (target, time_col if window else None) if c and c in cols]))
     reference = ref_dv.reference()
     t0 = time.perf_counter()
+    if cur_dv is not None: current = cur_dv.to_dask(columns=read)    # every file's digest checked first: a changed file is refused (ManifestError)
     acc = reduce_partitions(current, _check_part, _merge_check, columns=read, model=model, features=features,
                             target=target, time_col=time_col if window else None, window=window)
     if acc is None: raise MonitorError(f"The current data {what} has no rows.")
@@ -500,24 +522,34 @@ def _check_partitioned(self:Monitor, name:str, current, alias, labels, window, p
     perf = [_perf_row(w, acc["perf"][w], kind) for w in sorted(acc["perf"], key=lambda w: (w is None, w or ""))]
     total = _perf_row(None, reduce(_add_counts, [{0: c} for c in acc["perf"].values()])[0], kind)    # all windows
     est = {k: total[f"estimated_{k}"] for k in (("accuracy", "roc_auc") if kind == "binary" else ("accuracy",) if kind == "multiclass" else ())}
-    return self._conclude(report, pol, mv, alias, ref_dv, None, {"kind": kind}, perf, window, t0, current=what, estimated=est,
-                          partitioned=True)
+    named = {} if cur_dv is not None else {"current": what}            # a version is named by `_conclude` (and stored as current_id)
+    return self._conclude(report, pol, mv, alias, ref_dv, cur_dv, {"kind": kind}, perf, window, t0, estimated=est,
+                          partitioned=True, **named)
 
 @patch
 def _drift_partitioned(self:Monitor, reference, current, columns, prediction, progress) -> DriftReport:
-    "`drift` when either side is partitioned: through merged sketches (`mlwork.drift.drift_partitioned`)."
+    "`drift` when either side is partitioned (or `current` is a manifest dataset version, its files verified first): through merged sketches (`mlwork.drift.drift_partitioned`)."
     from mlwork.datasets import DatasetVersion
     from mlwork.drift import drift_partitioned
     from mlwork.partsketch import is_partitioned, describe_source
+    ref_dv = None
     if is_partitioned(reference): ref = reference
     else:
         ref = data_source(self.datasets, reference)
-        ref = ref.reference() if isinstance(ref, DatasetVersion) else ref
-    cur = current if is_partitioned(current) else self.frame(current)
+        ref_dv = ref if isinstance(ref, DatasetVersion) else None
+        ref = ref.reference() if ref_dv is not None else ref      # a version's stored sketch: a manifest's files are not read
+    cur_dv = manifest_version(self.datasets, current) if not is_partitioned(current) else None
+    if cur_dv is not None:
+        have = [c for c, _ in cur_dv.manifest()["columns"]]
+        need = None if columns is None else list(dict.fromkeys(list(columns) + ([prediction] if prediction else [])))
+        absent = [c for c in need or [] if c not in have]
+        if absent: raise MonitorError(f"Dataset {cur_dv.ref} has no column(s) {absent}; it has {', '.join(have[:20])}.")
+        cur = cur_dv.to_dask(columns=need)                         # every file's digest checked first (ManifestError)
+    else: cur = current if is_partitioned(current) else self.frame(current)
     report = drift_partitioned(ref, cur, columns, prediction=prediction, settings=self.policy(), progress=progress)
     if is_partitioned(current): report.meta["current"] = describe_source(current)
     if is_partitioned(reference): report.meta["reference_source"] = describe_source(reference)
-    return report
+    return _name_versions(report, ref_dv, cur_dv)
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-046
 def logged_predictions(w) -> dict:

@@ -161,3 +161,63 @@ def test_parquet_glob_larger_than_worker_memory_is_scored(ws_root, tmp_path):
     with Workspace.open(ws_root) as ws: scoring = ws.runs("m-big")["metrics.seconds"][0]
     print(f"630 MB scored on 2 workers of 600 MB: {time.perf_counter() - t0:.1f} s (data {t1 - t0:.1f} s, cluster "
           f"{t2 - t1:.1f} s, score job {t3 - t2:.1f} s of which scoring {scoring:.1f} s)")
+
+
+def test_monitor_check_of_a_manifest_version_matches_in_memory_and_refuses_a_changed_file(tmp_path, monkeypatch):
+    """A manifest version given to ws.monitor.check/drift goes through the partitioned path (files verified, then read
+    partition by partition, never loaded whole): the in-memory verdicts, the version recorded; a changed file refused.
+    A model trained on a manifest is compared with its stored sketch, its files not read."""
+    import dask
+    from mlwork.datasets import DatasetVersion
+    from mlwork.monitor import example_model
+    from test_partsketch import shuffled_parts, _same_verdicts
+    ws = Workspace.init(str(tmp_path / "ws"))
+    try:
+        m1, _, drifted = example_model(ws, n_customers=3000)
+        parts = shuffled_parts(drifted.drop(columns="churned"), 4, 7)
+        (tmp_path / "cur").mkdir()
+        for i, p in enumerate(parts): p.to_parquet(tmp_path / "cur" / f"part-{i}.parquet", index=False)
+        dv = ws.datasets.log(str(tmp_path / "cur"), "scored", id="customer_id")
+        assert dv.is_manifest and dv.rows == len(drifted)
+        mem = ws.monitor.check("churn", pd.concat(parts, ignore_index=True))
+        n_versions, n_reports = len(ws.datasets.versions("churn-monitored")), len(ws.monitor.stored("churn"))
+        monkeypatch.setattr(DatasetVersion, "load", lambda self, *a, **k: pytest.fail(f"{self.ref} was loaded into memory"))
+        with dask.config.set(scheduler="threads", num_workers=2):
+            part = ws.monitor.check("churn", "scored@1")
+            again = ws.monitor.check("churn", dv)                                    # a DatasetVersion, as the reference
+            d = ws.monitor.drift("churn@1", "scored@1")
+        _same_verdicts(mem, part)
+        assert mem.dataset_drift and part.dataset_drift and part.drifted_columns
+        assert [c.drifted for c in again.columns] == [c.drifted for c in part.columns]
+        assert part.meta["current"] == "scored@1" and part.meta["partitioned"] and part.current_rows == len(drifted)
+        assert abs(part.meta["estimated"]["accuracy"] - mem.meta["estimated"]["accuracy"]) < 1e-9
+        assert abs(part.meta["estimated"]["roc_auc"] - mem.meta["estimated"]["roc_auc"]) < 1e-3
+        stored = ws.monitor.stored("churn", limit=2)
+        assert [s["current_id"] for s in stored] == [dv.id, dv.id] and stored[1]["id"] == part.meta["id"]
+        assert stored[0]["reference_id"] == ws.datasets.get("churn@1").id and stored[1]["current"] == "scored@1"
+        assert len(ws.datasets.versions("churn-monitored")) == n_versions         # no copy of the files
+        assert (d.meta["current"], d.meta["current_id"], d.current_rows) == ("scored@1", dv.id, len(drifted))
+        assert d.dataset_drift == mem.dataset_drift or d.meta["borderline"]
+        # a model trained on a manifest: its stored sketch is the reference (no row sample: no prediction drift test)
+        (tmp_path / "train").mkdir()
+        for i, p in enumerate(shuffled_parts(m1, 2, 3)): p.to_parquet(tmp_path / "train" / f"part-{i}.parquet", index=False)
+        tdv = ws.datasets.log(str(tmp_path / "train"), "churn-files", target="churned", id="customer_id", time="period")
+        with ws.start_run("churn-m") as run:
+            run.use_dataset(tdv, role="train")
+            run.log_model(ws.registry.load("churn@1"), signature=m1.drop(columns=["churned", "customer_id", "period"]).head(50))
+        ws.registry.register(run, "churn-m")
+        ws.registry.promote("churn-m", 1, reason="trained on files")
+        for f in (tmp_path / "train").iterdir(): f.unlink()                      # the training files are not read again
+        with dask.config.set(scheduler="threads", num_workers=2):
+            fm = ws.monitor.check("churn-m", "scored@1")
+        assert [c.drifted for c in fm.columns] == [c.drifted for c in part.columns] and fm.prediction is None
+        assert fm.meta["reference_dataset"] == "churn-files@1" and ws.monitor.stored("churn-m")[0]["reference_id"] == tdv.id
+        # a changed file: check and drift refuse it, naming the file; no report stored
+        n_reports = len(ws.monitor.stored("churn"))
+        parts[1].iloc[::-1].to_parquet(tmp_path / "cur" / "part-1.parquet", index=False)
+        with pytest.raises(ManifestError, match=r"scored@1 no longer matches.*part-1\.parquet changed: expected"):
+            ws.monitor.check("churn", "scored@1")
+        with pytest.raises(ManifestError, match=r"part-1\.parquet changed"): ws.monitor.drift("churn@1", dv)
+        assert len(ws.monitor.stored("churn")) == n_reports
+    finally:
+        ws.close()
