@@ -14,10 +14,11 @@ from .store import drift_reports, events as events_t, dataset_versions, run_data
 from .tracking import get_run
 
 # %% auto #0
-__all__ = ['POLICY_DEFAULTS', 'TRIGGERS', 'AUC_BINS', 'LIVE_EXACT', 'REQUEST_HLL_LG_K', 'LINEAGE_ACTIONS', 'MonitorError',
-           'monitoring_policy', 'expected_accuracy', 'expected_roc_auc', 'predictions', 'estimated_metrics', 'realised',
-           'data_source', 'manifest_version', 'data_frame', 'data_version', 'training_dataset', 'join_labels',
-           'Monitor', 'example_model', 'logged_predictions', 'as_classes', 'live_frame', 'example_traffic', 'live_span']
+__all__ = ['POLICY_DEFAULTS', 'RELEASES', 'TRIGGERS', 'AUC_BINS', 'LIVE_EXACT', 'REQUEST_HLL_LG_K', 'LINEAGE_ACTIONS',
+           'MonitorError', 'monitoring_policy', 'expected_accuracy', 'expected_roc_auc', 'predictions',
+           'estimated_metrics', 'realised', 'data_source', 'manifest_version', 'data_frame', 'data_version',
+           'training_dataset', 'join_labels', 'Monitor', 'example_model', 'logged_predictions', 'as_classes',
+           'live_frame', 'example_traffic', 'live_span']
 
 # %% ../nbs/11a_monitor.ipynb #11a-monitor-005
 class MonitorError(MlworkError, ValueError):
@@ -25,7 +26,9 @@ class MonitorError(MlworkError, ValueError):
 
 POLICY_DEFAULTS = {"retrain_on": "never", "auc_drop": 0.05, "auto_promote": False, "cooldown_hours": 24.0,
                    "train_job": "train", "stale_hours": 6.0, "holdout_share": 0.2,
-                   "live_in_memory_rows": 500_000, "retrain_max_rows": 2_000_000}
+                   "live_in_memory_rows": 500_000, "retrain_max_rows": 2_000_000,
+                   "release": "direct", "challenger_alias": "challenger"}
+RELEASES = ("direct", "canary", "shadow")     # how a retrained candidate that passed its gates reaches traffic
 TRIGGERS = ("drift", "auc_drop")
 
 def _number(raw:dict, k:str, where, top:float|None=None) -> float:
@@ -57,6 +60,13 @@ def monitoring_policy(settings, name:str|None=None) -> dict:
     for k in ("live_in_memory_rows", "retrain_max_rows"):
         if k in raw: out[k] = int(_number(raw, k, where))
     if "train_job" in raw: out["train_job"] = str(raw["train_job"]).strip()
+    if "release" in raw:
+        v = str(raw["release"]).strip().lower()
+        if v not in RELEASES:
+            raise MonitorError(f"Bad [monitoring] release = {raw['release']!r} in {where}: expected {' or '.join(RELEASES)} "
+                               "(direct: auto_promote promotes it; canary/shadow: it becomes the challenger under a live traffic policy).")
+        out["release"] = v
+    if "challenger_alias" in raw: out["challenger_alias"] = str(raw["challenger_alias"]).strip()
     on = [t.strip() for t in str(raw.get("retrain_on", "never")).split(",") if t.strip()]
     wrong = [t for t in on if t not in TRIGGERS + ("never",)]
     if wrong:
@@ -1011,7 +1021,10 @@ def report(self:Monitor, report_id:int|str="latest", name:str|None=None) -> Drif
     return rep
 
 LINEAGE_ACTIONS = ("drift_check", "retrain_started", "retrain_waiting", "retrain_skipped", "retrain_finished",
-                   "register", "promote", "rollback", "reject")
+                   "register", "promote", "rollback", "reject",
+                   # live traffic (mlwork.traffic, mlwork.loop)
+                   "traffic_set", "traffic_advanced", "traffic_stopped", "canary_passed", "canary_blocked", "canary_promoted",
+                   "canary_rolled_back", "canary_inconclusive")
 
 @patch
 def lineage(self:Monitor, name:str):

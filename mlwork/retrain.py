@@ -150,6 +150,17 @@ def _candidate(self:Retrainer, name:str, dv, pol:dict, reason:str, report_id, ba
     out.update(run_id=run_id, version=mv.version,
                gates=[{"gate": g.gate, "passed": g.passed, "detail": g.detail, "data": g.data} for g in gates])
     passed = all(g.passed for g in gates)
+    if passed and pol["release"] in ("canary", "shadow"):     # to live traffic first: the loop's live gates decide
+        from mlwork import traffic
+        alias = pol["challenger_alias"]
+        self.registry.promote(name, mv.version, alias=alias, reason=f"retrained after drift report {report_id}: {reason}", gates=gates)
+        p = traffic.from_settings(self.settings, name, "production")
+        if p.kind != pol["release"]:
+            p = traffic.Policy("canary", alias=alias, steps=(10, 50)) if pol["release"] == "canary" else traffic.Policy("shadow", alias=alias)
+        p.alias, p.step = alias, 0
+        traffic.set_policy(self.store, name, p, reason=f"{pol['release']} of {mv.ref} (retrained after drift report {report_id})")
+        return dict(out, status=pol["release"], why=f"v{mv.version} passed every gate and is now {alias!r} under a {pol['release']} "
+                                                    f"({p.describe()}); the live gates decide")
     if pol["auto_promote"] and passed:
         self.registry.promote(name, mv.version, reason=f"auto_promote after drift report {report_id}: {reason}", gates=gates)
         return dict(out, status="promoted", why=f"v{mv.version} passed every gate and auto_promote = true")
@@ -263,6 +274,9 @@ def _partitioned_data(self:Retrainer, m:dict, current=None):
         return self.datasets.log(df, f"{name}-live-labelled", target=target,
                                  id=roles.get("id") if roles.get("id") in df else None, time=roles.get("time") if roles.get("time") in df else None,
                                  description=f"the labelled rows of {what}: {len(df):,} rows")
+    if current is None and m.get("current_id") is not None:      # a manifest dataset version: read again through its digests
+        dv = self.datasets.get(what)
+        if getattr(dv, "is_manifest", False): current = dv.to_dask()
     source = current if current is not None and is_partitioned(current) else what
     if not is_partitioned(source):
         raise MonitorError(f"The report checked {what}, which cannot be read again: retrain with "

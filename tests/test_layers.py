@@ -25,7 +25,7 @@ LAYERS = [
     ("domain", ["drift", "monitor", "live"]),
     ("domain", ["comparison", "monitor_report"]),
     ("execution", ["runner", "worker", "dask_executor", "doctor"]),
-    ("execution", ["retrain"]),
+    ("execution", ["retrain", "loop"]),
     ("adapters", ["importers"]),
     ("faces", ["workspace"]),
     ("faces", ["serve", "widgets.base", "widgets.*", "demo", "cli", "__init__"]),
