@@ -4,7 +4,7 @@
 
 # %% ../../nbs/09a_widgets_base.ipynb #09a-widgets-base-002
 from __future__ import annotations
-import functools, html, math, traceback
+import functools, html, math, sys, traceback
 import ipywidgets as W
 
 # %% auto #0
@@ -303,7 +303,9 @@ def figure_summary(fig) -> str:
     return f"<div class='mlwork-snapshot-figure' style='margin:4px 0'>{''.join(out)}</div>"
 
 def _choice(w) -> str:
-    value = w.value if not isinstance(w.value, tuple) else ", ".join(map(str, w.value))
+    "A choice as a person reads it: the option's label ('v2 — random forest'), not its value (2)."
+    value = getattr(w, "label", w.value) if hasattr(w, "options") else w.value
+    value = value if not isinstance(value, tuple) else ", ".join(map(str, value))
     if value in (None, "", ()): return ""
     label = w.description or ""
     return (f"<span style='color:{MUTED};margin-right:12px'>{html.escape(label)}{': ' if label else ''}"
@@ -311,10 +313,10 @@ def _choice(w) -> str:
 
 def snapshot_parts(w, special=None) -> str:
     "Static HTML of widget `w` and what it holds (`special(w)` returns a part's HTML, or None for the default)."
-    import plotly.basedatatypes as pb
+    pb = sys.modules.get("plotly.basedatatypes")    # no plotly imported: no figure (and no import before first paint)
     if _hidden(w): return ""
     if special is not None and (part := special(w)) is not None: return part
-    if isinstance(w, pb.BaseFigure): return figure_summary(w)
+    if pb is not None and isinstance(w, pb.BaseFigure): return figure_summary(w)
     if isinstance(w, W.Tab):
         i = w.selected_index or 0
         titles = " · ".join(f"<b>{html.escape(t)}</b>" if j == i else html.escape(t) for j, t in enumerate(w.titles))

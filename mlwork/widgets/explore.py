@@ -214,9 +214,9 @@ def _render_table(self:DataExplorer):
         cells = [html.escape(r["column"]), k + (f" ({r['role']})" if r["role"] else ""), share(r["missing %"]),
                  fmt_number(r["distinct"]), value(r["min"], k), value(r["max"], k)]
         if compare: cells += [share(r["ref missing %"]), value(r["ref min"], k), value(r["ref max"], k)]
-        rows.append(cells + [f"<div style='min-width:160px;max-width:300px'>{html.escape(r['problems'])}</div>"])
+        rows.append(cells + [f"<div style='min-width:160px;max-width:300px;white-space:normal'>{html.escape(r['problems'])}</div>"])
     n = len(header)
-    self.table.value = ("<div style='max-height:260px;overflow:auto'>"
+    self.table.value = ("<div style='max-height:340px;overflow:auto'>"
                         + html_table(header, rows, "mlwork-overview", nowrap=range(n - 1), align_right=[2, 3, 4, 5] + ([6, 7, 8] if compare else []))
                         + "</div>")
 
@@ -260,6 +260,11 @@ def _dates(seconds):
     import pandas as pd
     return pd.to_datetime(seconds, unit="s")
 
+def _number_first(v):
+    "Sort key of a level: numbers (or numbers written as text) by value, then the rest as text."
+    try: return (0, float(v), "")
+    except (TypeError, ValueError): return (1, 0.0, str(v))
+
 def _level(v) -> str:
     "A category level as an axis label: numbers written one way (7 and 12.5, not 7.0)."
     return fmt_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
@@ -285,6 +290,7 @@ def _draw_distribution(self:DataExplorer, fig, name, c, sides, compare):
     import numpy as np
     kind = c["kind"]
     many = kind in ("int", "float", "datetime") and "histogram" in c and c.get("distinct", 0) > 20
+    cats = None                                                # the categories' order on the x axis, when it has some
     when = (lambda x: _dates(x)) if kind == "datetime" else (lambda x: x)
     scale = 1000 if kind == "datetime" else 1                  # bar widths on a date axis are in milliseconds
     if many and not compare:                                   # exact histogram from the profile
@@ -304,16 +310,21 @@ def _draw_distribution(self:DataExplorer, fig, name, c, sides, compare):
             vc = s["df"][name].value_counts(normalize=True).sort_index() if name in s["df"].columns else None
             if vc is not None: fig.add_bar(x=[fmt_time(t) for t in vc.index], y=vc.to_numpy(), name=label, marker_color=color)
     else:                                                      # categories: exact shares from the profiles
-        levels = [t["value"] for t in c.get("top", [])]
+        levels, bars = [t["value"] for t in c.get("top", [])], []
         for label, s, color in sides:
             tops = {t["value"]: t["share"] for t in s["profile"].columns.get(name, {}).get("top", [])}
             levels += [v for v in tops if v not in levels]
-            fig.add_bar(x=[_level(v) for v in levels], y=[tops.get(v, 0) for v in levels], name=label, marker_color=color)
+            bars.append((label, tops, color))
+        if kind in ("int", "float"): levels = sorted(levels, key=_number_first)     # 2 before 10, not as text
+        cats = [_level(v) for v in levels]
+        for label, tops, color in bars:
+            fig.add_bar(x=cats, y=[tops.get(v, 0) for v in levels], name=label, marker_color=color)
     share = compare or not many
     fig.layout.title = f"{name}: distribution" + (" (share, sampled)" if compare and many else "")
     fig.layout.barmode = "overlay" if many else "group"
     fig.layout.xaxis.type = ("date" if kind == "datetime" else "linear") if many else "category"
     fig.layout.xaxis.autorange = True
+    fig.layout.xaxis.update(categoryorder="array" if cats else "trace", categoryarray=cats)
     fig.layout.yaxis.update(tickformat=".0%" if share else ",d", title="share of rows" if share else "rows")
 
 # %% ../../nbs/10_explore.ipynb #10-explore-024

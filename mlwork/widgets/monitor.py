@@ -36,6 +36,8 @@ class MonitorPanel(Snapshot, ErrorPane, W.VBox):
         self.refresh_button = W.Button(description="Refresh", icon="refresh", tooltip="re-read the reports from the store")
         self.refresh_button.on_click(self._guard(lambda _: self.refresh()))
         self.heat_slot = ChartSlot("", make=lambda: _themed_figure(drift_heatmap([], widget=True)), width="760px")
+        # a row per feature: 200 features make a heatmap 6,000 px tall; it scrolls in a box of at most 640 px instead
+        self.heat_slot.layout = W.Layout(max_height="640px", overflow_y="auto", flex="0 0 auto")
         self.perf_slot = ChartSlot("", make=lambda: _themed_figure(performance_figure([], widget=True)), width="760px")
         self.actions = W.HTML()
         self.detail = W.VBox()
@@ -102,8 +104,7 @@ def _render_serving(self:MonitorPanel):
     t = ws.monitor.traffic(name, since=self.traffic_since)
     live = served_frame(ws, name)
     if not t["requests"] and not t["dropped_rows"]:
-        log = f"no request logged in the last {html.escape(str(self.traffic_since))}" + (
-            "" if len(live) else f" (serve it: mlwork serve {html.escape(name)}@production; the server logs every answer)")
+        log = f"no request logged in the last {html.escape(str(self.traffic_since))}"   # how to serve: "Serving now" says
     else:
         per = ", ".join(f"v{v}: {fmt_number(n)}" for v, n in sorted(t["versions"].items()))
         log = (f"last {html.escape(str(self.traffic_since))}: <b>{fmt_number(t['requests'])}</b> requests, {fmt_number(t['rows'])} rows "
