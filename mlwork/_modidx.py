@@ -58,6 +58,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'mlwork.cli.models_rollback': ('cli.html#models_rollback', 'mlwork/cli.py'),
                             'mlwork.cli.models_show': ('cli.html#models_show', 'mlwork/cli.py'),
                             'mlwork.cli.monitor': ('cli.html#monitor', 'mlwork/cli.py'),
+                            'mlwork.cli.monitor_loop': ('cli.html#monitor_loop', 'mlwork/cli.py'),
                             'mlwork.cli.monitor_ls': ('cli.html#monitor_ls', 'mlwork/cli.py'),
                             'mlwork.cli.monitor_run': ('cli.html#monitor_run', 'mlwork/cli.py'),
                             'mlwork.cli.report': ('cli.html#report', 'mlwork/cli.py'),

@@ -13,8 +13,8 @@ __all__ = ['main', 'init', 'runs', 'runs_ls', 'runs_show', 'experiments', 'exper
            'datasets_log', 'datasets_show', 'datasets_validate', 'jobs', 'jobs_run', 'jobs_cancel', 'jobs_ls',
            'jobs_show', 'jobs_output', 'jobs_rerun', 'models', 'models_ls', 'models_register', 'models_show',
            'models_promote', 'models_reject', 'models_rollback', 'models_export', 'models_history', 'report',
-           'report_compare', 'report_drift', 'report_model', 'monitor', 'monitor_run', 'monitor_ls', 'db', 'db_upgrade',
-           'db_status', 'doctor', 'demo']
+           'report_compare', 'report_drift', 'report_model', 'monitor', 'monitor_run', 'monitor_loop', 'monitor_ls',
+           'db', 'db_upgrade', 'db_status', 'doctor', 'demo']
 
 # %% ../nbs/07_cli.ipynb #07-cli-005
 class _Group(click.Group):
@@ -466,9 +466,13 @@ def monitor():
 @click.option("--labels", default="", help="Labels that arrived later: dataset or file with the id and target columns.")
 @click.option("--window", default="", help="Performance per window of the time column: a pandas frequency (W, M).")
 @click.option("--no-act", is_flag=True, help="Report only: do not apply the retraining policy.")
+@click.option("--watch", is_flag=True, help="Run the continuous-training loop instead (`mlwork monitor loop NAME --watch`).")
 @click.pass_context
-def monitor_run(ctx, name, data, source, since, until, alias, labels, window, no_act):
+def monitor_run(ctx, name, data, source, since, until, alias, labels, window, no_act, watch):
     "Run the monitor job for model NAME on DATA (or a live window); print the verdict and any retraining; exit 1 if the job fails."
+    if watch:
+        if data or no_act or labels or window: raise click.UsageError("--watch runs the loop on the live log: drop --data/--labels/--window/--no-act.")
+        return ctx.invoke(monitor_loop, name=name, watch=True, interval=30.0, ticks=None, since=since, alias=alias)
     ws = _ws(ctx)
     if source == "batch" and not data: raise click.UsageError("--data is required with --source batch (or use --source live --since 7d).")
     if source == "live" and data: raise click.UsageError("--source live reads the prediction log: use --since/--until, not --data.")
@@ -492,6 +496,28 @@ def monitor_run(ctx, name, data, source, since, until, alias, labels, window, no
     for a in rep.meta.get("actions") or []:
         click.echo(f"retrain {a.get('status')}: {a.get('why')}")
     click.echo(f"notebook: {job.html_path}")
+
+@monitor.command("loop")
+@click.argument("name")
+@click.option("--watch", is_flag=True, help="Keep going: a tick every --interval seconds until interrupted (holding the lease).")
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between ticks with --watch.")
+@click.option("--ticks", default=None, type=click.IntRange(min=1), help="With --watch: stop after this many ticks.")
+@click.option("--since", default="", help="The first live window's start when none was checked yet (a date/time, or 7d).")
+@click.option("--alias", default="production", show_default=True, help="The served alias the challenger is compared with.")
+@click.pass_context
+def monitor_loop(ctx, name, watch, interval, ticks, since, alias):
+    """The continuous-training loop of model NAME: check the live window, retrain on a trigger, run the challenger's
+    canary or shadow, promote or roll back by the live gates. One tick (for cron), or --watch. At most one driver acts
+    per model at a time (a lease in the store): another one says who holds it and does nothing."""
+    from mlwork import loop
+    ws = _ws(ctx)
+    if watch:
+        loop.run(ws, name, alias, interval=interval, ticks=ticks, since=since or None, echo=click.echo)
+        return
+    r = loop.tick(ws, name, alias, since=since or None)
+    click.echo(f"{name}: {r['step']}: {r.get('why', '')}")
+    for a in r.get("actions") or []: click.echo(f"  retrain {a.get('status')}: {a.get('why')}")
+    if r["step"] == "error": sys.exit(1)
 
 @monitor.command("ls")
 @click.argument("name", required=False)

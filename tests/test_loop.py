@@ -135,3 +135,33 @@ def test_loop_from_rest_requests_to_a_promotion_by_the_live_gate(tmp_path):
         assert a in lin, (a, lin)
     assert lin.index("traffic_set") < lin.index("canary_promoted")
     ws.close()
+
+
+def test_a_canary_that_errors_is_stopped_early_and_rolled_back(tmp_path):
+    "Before any label: the challenger fails on the callers' rows (it needs a column they do not send); the tick stops it."
+    from test_serve import _train_churn
+    ws = mw.Workspace.init(tmp_path / "ws")
+    with open(ws.settings.file, "a") as f: f.write("\n[serving]\nreload_interval = 0.2\nheartbeat = 0.3\n")
+    ws.close()
+    ws = mw.Workspace.open(tmp_path / "ws")
+    jan, feb = churn_pair(n_customers=600, seed=5)
+    dv = ws.datasets.log(jan, "churn", target="churned", id="customer_id", time="period")
+    v1, _ = _train_churn(ws, dv, 1.0)
+    ws.registry.promote("churn", v1.version, reason="champion")
+    dv2 = ws.datasets.log(jan.assign(extra=1.0), "churn-extra", target="churned", id="customer_id", time="period")
+    v2, _ = _train_churn(ws, dv2, 1.0)
+    ws.registry.promote("churn", v2.version, alias="challenger", reason="needs a new column")
+    tr.set_policy(ws.store, "churn", tr.Policy("canary", alias="challenger", steps=(50,)), reason="canary")
+    token = create_key(ws.store, "loop").token
+    with serve_in_background(ws, "churn@production").wait_ready(120) as srv:
+        recs = json.loads(feb.drop(columns=["churned"]).to_json(orient="records", date_format="iso"))
+        for r in recs[:500]:
+            s, body, _ = call(srv.url + "/models/churn/predict", [r], key=token)
+            assert s == 200 and body["version"] == v1.version          # every caller answered (by production)
+        time.sleep(1.0)                                                  # a heartbeat with the counters
+        r = loop.tick(ws, "churn")
+    assert r["step"] == "rolled back" and r["guard"] == "stop" and r["labelled"] == 0, r
+    assert tr.policy(ws.store, ws.settings, "churn").kind == "none"
+    ev = audit.events(ws.store, model="churn", actions=["canary_rolled_back", "reject"])
+    assert [e["action"] for e in ev] == ["canary_rolled_back", "reject"] and "error" in ev[0]["reason"], ev
+    ws.close()
