@@ -611,6 +611,12 @@ def demo(ctx, experiment, customers):
     lin = life["lineage"]
     _print_frame(lin.assign(at=_when(lin["at"]), reason=lin.reason.str[:70], job_id=lin.job_id.str[:8],
                             run_id=lin.run_id.str[:8]), "table")
+    from mlwork.demo import run_live, LIVE
+    live = run_live(ws, echo=click.echo)
+    if live.get("lineage") is not None:
+        click.echo(f"\nThe live loop's trail ({LIVE}: requests -> drift -> retrain -> canary -> live gate -> promotion):")
+        lin = live["lineage"]
+        _print_frame(lin.assign(at=_when(lin["at"]), reason=lin.reason.str[:80])[["at", "action", "version", "alias", "reason"]], "table")
     click.echo(f"\nDone in {time.perf_counter() - t0:.0f} s. Where to look:")
     click.echo(f"  {'workspace':<18} {ws.root}  (settings.ini, store {ws.settings.store})")
     from pathlib import Path
@@ -621,3 +627,4 @@ def demo(ctx, experiment, customers):
     for k, v in life["files"].items(): click.echo(f"  {k + ' report' if k != 'model card' else k:<18} {v}")
     click.echo(f"  on the command line: mlwork runs ls {experiment}  |  mlwork models history churn  |  mlwork monitor ls churn  |  mlwork jobs ls")
     if len(life["reports"]) < 3: sys.exit(1)                                        # every monitor job must have worked
+    if live and live.get("production") == 1: sys.exit(1)                             # the live gate must have promoted the challenger

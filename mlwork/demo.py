@@ -6,10 +6,12 @@
 from __future__ import annotations
 import time
 from .config import copy_job_templates
+from .errors import MlworkError, NotFoundError
 from .store import FINISHED
 
 # %% auto #0
-__all__ = ['CONFIGS', 'DRIFT', 'OUTPUT_DIR', 'WORKBENCH_CELLS', 'run_demo', 'register_best', 'run_lifecycle']
+__all__ = ['CONFIGS', 'DRIFT', 'OUTPUT_DIR', 'WORKBENCH_CELLS', 'LIVE', 'LIVE_DRIFT', 'run_demo', 'register_best',
+           'run_lifecycle', 'run_live']
 
 # %% ../nbs/08_demo.ipynb #08-demo-005
 CONFIGS = [{"model": "logreg", "C": 1.0}, {"model": "random_forest", "n_estimators": 200},
@@ -164,3 +166,98 @@ def run_lifecycle(ws, name:str="churn", experiment:str="demo-churn", echo=print,
     echo(f"\nEvery file the demo wrote is in {out_dir} (predictions, reports, workbench notebook); "
          f"the store and the executed job notebooks are in {ws.root / '.mlwork'}.")
     return out
+
+# %% ../nbs/08_demo.ipynb #439f43cf
+LIVE = "churn-live"
+LIVE_DRIFT = dict(concept_drift=1.0, covariate_drift=0.5)     # what changes after January in the live story
+
+def _post(url:str, body, token:str):
+    "(status, answer) of a JSON POST."
+    import json, urllib.request, urllib.error
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json", "authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r: return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e: return e.code, json.loads(e.read() or b"{}")
+
+def _send_month(url:str, df, token:str, name:str, batch:int=250) -> list:
+    "Send a month (without its target) through REST in batches; [(request id, row, label)] to send back later."
+    import json
+    out, recs = [], json.loads(df.drop(columns=["churned"]).to_json(orient="records", date_format="iso"))
+    for i in range(0, len(recs), batch):
+        s, body = _post(f"{url}/models/{name}/predict", recs[i:i + batch], token)
+        if s != 200: raise MlworkError(f"the server answered {s}: {body}")
+        out += [(body["request_id"], j, int(y)) for j, y in enumerate(df.churned.iloc[i:i + batch])]
+    return out
+
+def _send_labels(url:str, sent:list, token:str, name:str):
+    for i in range(0, len(sent), 2000):
+        s, body = _post(f"{url}/models/{name}/feedback", {"labels": [{"request_id": r, "row": j, "label": y} for r, j, y in sent[i:i + 2000]]}, token)
+        if s != 200: raise MlworkError(f"the feedback endpoint answered {s}: {body}")
+
+def _wait(what, ok, timeout:float=30.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if ok(): return
+        time.sleep(0.2)
+    raise MlworkError(f"waited {timeout:g} s for {what}")
+
+def run_live(ws, name:str=LIVE, echo=print, n_customers:int=3000, seed:int=7) -> dict:
+    "The continuous-training loop on live REST traffic (see above); returns the ticks, the versions and the lineage."
+    from mlwork.synthetic import churn_pair
+    from mlwork.keys import create_key
+    from mlwork.serving import serve_in_background
+    from mlwork import loop, predlog, traffic
+    pol = ws.monitor.policy(name)
+    if pol["release"] != "canary" or not pol["auto_promote"]:
+        echo(f"\nThe live loop needs [monitoring.{name}] release = canary and auto_promote = true in {ws.settings.file}: skipped.")
+        return {}
+    try: ws.registry.get(name, "production")
+    except NotFoundError: pass
+    else:
+        echo(f"\nThe live loop ran in this workspace before: see `mlwork models history {name}` (skipped: the story starts from a new model).")
+        return {}
+    copy_job_templates(ws.settings.jobs)
+    (jan, feb), (_, mar), (_, apr) = (churn_pair(n_customers, seed + i, start=f"2026-0{i + 1}", **LIVE_DRIFT) for i in range(3))
+    echo(f"\nThe loop on live traffic ({name}): January trains it; Feb-Apr change why customers churn (SYNTHETIC)")
+    dv = ws.datasets.log(jan, name, target="churned", id="customer_id", time="period", description="SYNTHETIC churn, January (live story)")
+    job = ws.jobs.run("train", {"model": "logreg", "C": 1.0, "dataset": name, "version": str(dv.version), "experiment": f"{name}-demo"})
+    if job.status != FINISHED: raise MlworkError(f"the train job of {name} {job.status}: {job.error}")
+    v1 = ws.registry.register(job.runs().run_id.iloc[0], name, description="trained on January")
+    ws.registry.promote(name, v1.version, reason="make demo: the January model")
+    token = create_key(ws.store, f"demo-live-{int(time.time())}", scopes="predict,feedback").token
+    out = {"ticks": []}
+    with serve_in_background(ws, f"{name}@production") as srv:
+        srv.wait_ready(120)
+        echo(f"serving {name}@production (v{v1.version}) at {srv.url}; traffic policy: "
+             f"{traffic.from_settings(ws.settings, name, 'production').describe()} once a challenger exists")
+        sent_feb, sent_mar = _send_month(srv.url, feb, token, name), _send_month(srv.url, mar, token, name)
+        _send_labels(srv.url, sent_feb, token, name)
+        echo(f"sent February and March through REST ({len(sent_feb) + len(sent_mar):,} rows); February's labels came back")
+        _wait("the prediction log", lambda: len(predlog.window(ws.store, ws.blobs, name, on="request")) >= len(sent_feb) + len(sent_mar))
+        t = loop.tick(ws, name, since="2026-02-01")
+        out["ticks"].append(t)
+        echo(f"tick: {t['step']}: {t.get('why', '')}")
+        for a in t.get("actions") or []: echo(f"  retrain {a.get('status')}: {a.get('why')}")
+        chal = next((a.get("version") for a in t.get("actions") or [] if a.get("status") == "canary"), None)
+        if chal is None: return out
+        _wait("the servers to load the challenger", lambda: traffic.policy(ws.store, ws.settings, name).kind == "canary"
+              and any((m.get("models") or {}).get(name, {}).get("traffic", {}).get("versions", {}).get("challenger") == chal
+                      for m in _server_models(ws, name)), timeout=30)
+        sent_apr = _send_month(srv.url, apr, token, name)
+        _send_labels(srv.url, sent_mar + sent_apr, token, name)
+        echo(f"sent April through REST, split by customer between v{v1.version} and v{chal}; March's and April's labels came back")
+        _wait("the prediction log", lambda: len(predlog.window(ws.store, ws.blobs, name, on="request")) >= len(sent_feb) + len(sent_mar) + len(sent_apr))
+        _wait("a heartbeat with the variants' counters", lambda: any("challenger" in ((m.get("models") or {}).get(name) or {}).get("variants", {})
+                                                                     for m in _server_models(ws, name)), timeout=20)
+        t = loop.tick(ws, name)
+        out["ticks"].append(t)
+        echo(f"tick: {t['step']} v{t.get('version')}: {t.get('why', '')}")
+    out["production"] = ws.registry.get(name, "production").version
+    out["lineage"] = ws.monitor.lineage(name)
+    echo(f"{name}@production is now v{out['production']}")
+    return out
+
+def _server_models(ws, name:str) -> list:
+    "The live servers' rows (their heartbeats)."
+    from mlwork.serving import _server_rows, SERVING_DEFAULTS
+    return _server_rows(ws.store, False, SERVING_DEFAULTS["heartbeat"])

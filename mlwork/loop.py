@@ -11,7 +11,7 @@ from .fmt import jsonable
 from .store import acquire_lease, release_lease, lease_holder
 from .registry import GateResult, PromotionConflict, GateFailed
 from .audit import record, events
-from . import traffic as tr, live
+from . import traffic as tr, live, predlog
 
 # %% auto #0
 __all__ = ['judge', 'watch_window', 'tick', 'run']
@@ -49,7 +49,7 @@ def judge(ws, name:str, p:tr.Policy, served:str="production") -> dict:
             return {"step": "passed", "version": v, "why": rep.reason, **summary}
         offline = ws.registry.check_gates(name, v, served)
         gates = list(offline) + [GateResult(**g) for g in rep.gates]
-        try: ws.registry.promote(name, v, alias=served, reason=f"live gates passed ({p.kind} since {rep.since}): {rep.reason}", gates=gates)
+        try: ws.registry.promote(name, v, alias=served, reason=f"live gates passed ({p.kind} since {predlog.iso(rep.since) if rep.since else 'the start'}): {rep.reason}", gates=gates)
         except (GateFailed, PromotionConflict) as e:
             _record(ws, "canary_blocked", name, v, served, str(e), {"live": d})
             return {"step": "blocked", "version": v, "why": str(e), **summary}
