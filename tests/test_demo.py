@@ -15,7 +15,9 @@ def _untracked(root) -> str:
 
 
 def test_mlwork_demo_runs_three_train_jobs(ws_root):
-    (ws_root / "settings.ini").write_text((ws_root / "settings.ini").read_text() + POLICY)   # as in this repo's settings.ini
+    repo = (ROOT / "settings.ini").read_text()
+    live = repo[repo.index("# The loop on live traffic"):]                 # the live loop's sections, as in this repo
+    (ws_root / "settings.ini").write_text((ws_root / "settings.ini").read_text() + POLICY + "\n" + live)   # as in this repo's settings.ini
     shutil.copy(ROOT / ".gitignore", ws_root / ".gitignore")       # the workspace as this repository's root, in a clone
     subprocess.run(["git", "init", "-q"], cwd=ws_root, check=True)
     before = _untracked(ws_root)
@@ -26,8 +28,14 @@ def test_mlwork_demo_runs_three_train_jobs(ws_root):
     assert "not seen before: 'crypto'" in out                       # the new month was validated
     with Workspace.open(ws_root) as ws:
         jobs = ws.jobs.ls()
-        # 3 train jobs, the score job, 3 monitor jobs, and the retrain the drifted month triggered
-        assert len(jobs) == 8 and set(jobs.status) == {"FINISHED"}, jobs
+        # 3 train jobs, the score job, 3 monitor jobs, and the retrain the drifted month triggered; the live loop's
+        # train job and its retrain
+        assert len(jobs) == 10 and set(jobs.status) == {"FINISHED"}, jobs
+        # the live loop: drift found in the live log, retrained, canary, promoted by the live gate
+        assert ws.registry.get("churn-live", "production").version == 2
+        lin = ws.monitor.lineage("churn-live").action.tolist()
+        assert lin[-3:] == ["retrain_finished", "promote", "canary_promoted"] and "traffic_set" in lin, lin
+        assert "tick: promoted v2: every live gate passed: Better" in out
         assert len(ws.runs("demo-churn")) == 4                        # the sweep, and the retrain on churn@3
         df = ws.runs("demo-churn", where="params.dataset = 'churn@1'", order_by="-metrics.roc_auc")
         assert len(df) == 3 and set(df.status) == {"FINISHED"} and df["metrics.roc_auc"].iloc[0] > 0.75
