@@ -53,6 +53,11 @@ TEMPLATE = """\
 # beat_champion_by = 0.0          ; the candidate must beat the current champion by this margin
 # schema_compatible = true        ; the candidate takes the champion's inputs
 # max_latency_ms = 100            ; median single-row prediction latency
+# live_min_labelled = 200         ; live gates of a canary or shadow: labelled rows of the challenger first,
+# live_beat_champion = true       ; ... the sequential test on per-row loss says better,
+# live_min_effect = 0.01          ; ... by at least this much mean loss (log loss in nats),
+# live_alpha = 0.05               ; ... with this error rate; "not yet" after live_horizon rows ends it inconclusive
+# live_error_margin = 0.02        ; before labels: stop a canary whose error rate exceeds the champion's by this
 
 # Drift thresholds and the continuous-training policy ([monitoring.NAME] overrides for one model).
 # [monitoring]
@@ -65,6 +70,7 @@ TEMPLATE = """\
 # auc_drop = 0.05                 ; estimated ROC AUC this far below validation trips auc_drop
 # auto_promote = false            ; promote a retrained candidate that passes every gate
 # cooldown_hours = 24             ; at most one retrain per model in this time
+# release = direct                ; direct, or canary / shadow: a candidate that passed becomes `challenger` under live traffic
 
 # The REST service, `mlwork serve` ([serving.NAME] overrides the per-model keys for one model).
 # [serving]
@@ -85,6 +91,9 @@ TEMPLATE = """\
 # log_drop_columns =              ; columns never written (comma-separated)
 # log_hash_columns =              ; columns written hashed (HMAC with MLWORK_LOG_HASH_KEY when set)
 # log_retention_days = 0          ; 0 keeps the log forever
+# traffic = none                  ; [serving.NAME]: none, canary, ab or shadow (or set at run time: mlwork.traffic)
+# traffic_alias = challenger      ; ... the alias a canary or shadow sends requests to
+# canary_steps = 5,20,50          ; ... percentages; ab_weights = production:50,challenger:50; sticky_by = customer_id
 """.format(**DEFAULTS)
 
 # %% ../nbs/01_config.ipynb #01-config-007
