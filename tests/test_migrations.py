@@ -95,3 +95,32 @@ def test_tag_tables_come_with_revision_0006(ws_root):
             with pytest.raises(sa.exc.IntegrityError):      # a version's tags need the version
                 with conn.begin_nested():
                     conn.execute(sa.text("INSERT INTO model_version_tags (name, version, key, value) VALUES ('m', 2, 'k', 'v')"))
+
+
+def test_traffic_tables_and_shadow_segments_come_with_revision_0007(ws_root):
+    "A store at 0006 with a logged segment upgrades: its segments are served ones (shadow false), traffic and leases work."
+    from mlwork import traffic
+    from mlwork.store import acquire_lease
+    assert REVISIONS.index("0007") == REVISIONS.index("0006") + 1
+    url = load_settings(ws_root, env={}).store
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+        assert not sa.inspect(conn).has_table("traffic") and not sa.inspect(conn).has_table("leases")
+        now = time.time()
+        conn.execute(sa.text("INSERT INTO experiments (name, created_at) VALUES ('e', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO runs (id, experiment_id, status, start_time) VALUES ('r', 1, 'FINISHED', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO models (name, created_at) VALUES ('m', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO model_versions (name, version, run_id, archived, created_at) VALUES ('m', 1, 'r', false, :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO aliases (name, alias, version, updated_at) VALUES ('m', 'production', 1, :t), ('m', 'challenger', 1, :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO prediction_segments (model, version, first_at, last_at, rows, requests, dropped_rows, "
+                             "dropped_requests, sampled_out, created_at) VALUES ('m', 1, :t, :t, 3, 1, 0, 0, 0, :t)"), {"t": now})
+    engine.dispose()
+    with Workspace.open(ws_root) as ws:
+        assert ws.store.revision() == HEAD_REVISION
+        with ws.store.transaction(write=False) as conn:
+            assert conn.execute(sa.text("SELECT shadow FROM prediction_segments")).scalar() in (0, False)
+        from mlwork import predlog
+        assert len(predlog.segments(ws.store, "m")) == 1 and len(predlog.segments(ws.store, "m", shadow=True)) == 0
+        assert traffic.set_policy(ws.store, "m", traffic.Policy("shadow", alias="challenger"), reason="after the upgrade") == 1
+        assert acquire_lease(ws.store, "loop:m", "me") and not acquire_lease(ws.store, "loop:m", "you")

@@ -37,8 +37,9 @@ def tws(tmp_path_factory):
     v2, m2 = _train_churn(w, dv, 0.05)
     w.registry.promote("churn", v1.version, reason="champion")
     w.registry.promote("churn", v2.version, alias="challenger", reason="challenger")
-    w.rows = cur.drop(columns=["churned"]).drop_duplicates("customer_id").head(600)
-    w.token = create_key(w.store, "traffic").token
+    first = cur.drop_duplicates("customer_id").head(600)
+    w.rows, w.labels = first.drop(columns=["churned"]), first.churned
+    w.token = create_key(w.store, "traffic", scopes="predict,feedback").token
     w.m1, w.m2 = m1, m2
     yield w
     w.close()
@@ -149,6 +150,19 @@ def test_shadow_never_changes_an_answer_and_logs_beside_it(tws, server):
     assert max(abs(r["_proba_1"] - want[r["customer_id"]]) for _, r in sh.iterrows()) < 1e-6
     served_log = predlog.window(tws.store, tws.blobs, "churn")
     assert not served_log[served_log._request_id.isin(rids)]._version.isin([2]).any()   # served answers: v1 only
+    # the labels come back: the live comparison pairs each shadow row with the champion's row it shadowed
+    from mlwork import live
+    labels = [{"request_id": rid, "row": j, "label": int(y)} for k, rid in enumerate(rids)
+              for j, y in enumerate(tws.labels.head(50).iloc[10 * k:10 * k + 10])]
+    s, out, _ = call(server.url + "/models/churn/feedback", {"labels": labels}, key=tws.token)
+    assert s == 200 and out.get("matched", len(labels)) == len(labels), out
+    rep = live.compare(tws.store, tws.blobs, tws.settings, "churn")
+    champ, shadow = rep.variant("champion"), rep.variant("shadow")
+    assert (champ.version, shadow.version, shadow.labelled, champ.labelled) == (1, 2, 50, 50), rep.variants
+    want_agree = np.mean((tws.m1.predict_proba(X)[:, 1] >= 0.5) == (tws.m2.predict_proba(X)[:, 1] >= 0.5))
+    assert abs(rep.agreement - want_agree) < 1e-9
+    assert rep.verdict["paired"] and rep.verdict["n_challenger"] == 50 and rep.verdict["decision"] == "not yet"   # 50 < 200 rows
+    assert rep.decision == "wait" and not rep.gates[0]["passed"]          # live_min_labelled
     tr.stop(tws.store, "churn", reason="done")
     _wait_policy(server.url, tws.token, "none")
 
