@@ -33,6 +33,15 @@ def _record(ws, action:str, name:str, version, alias, reason:str, details:dict):
     with ws.store.transaction(what=f"recording {action} of {name!r}") as conn:
         return record(conn, action, name, version, alias=alias, reason=reason[:2000], details=jsonable(details))
 
+def _offline_gates(ws, name:str, version:int, alias:str, served:str) -> list:
+    """The offline gates the challenger passed when it took its alias (the retrain judged them on fresh held-out data,
+    which is not kept for later); checked again now only when no such promotion was recorded."""
+    for e in reversed(events(ws.store, model=name, actions=["promote"], limit=50)):
+        g = (e["details"] or {}).get("gates")
+        if e["version"] == version and e["alias"] == alias and g is not None:
+            return [GateResult(**{k: x.get(k) for k in ("gate", "passed", "detail", "value", "threshold", "data")}) for x in g]
+    return list(ws.registry.check_gates(name, version, served))
+
 def judge(ws, name:str, p:tr.Policy, served:str="production") -> dict:
     "Act on the live comparison of `name`'s canary or shadow (see above)."
     rep = live.compare(ws.store, ws.blobs, ws.settings, name, served, p)
@@ -47,8 +56,7 @@ def judge(ws, name:str, p:tr.Policy, served:str="production") -> dict:
                 _record(ws, "canary_passed", name, v, p.alias, f"the live gates passed; auto_promote is off, so it waits in the PromotionPanel: {rep.reason}",
                         {"since": rep.since, "live": d})
             return {"step": "passed", "version": v, "why": rep.reason, **summary}
-        offline = ws.registry.check_gates(name, v, served)
-        gates = list(offline) + [GateResult(**g) for g in rep.gates]
+        gates = _offline_gates(ws, name, v, p.alias, served) + [GateResult(**g) for g in rep.gates]
         try: ws.registry.promote(name, v, alias=served, reason=f"live gates passed ({p.kind} since {predlog.iso(rep.since) if rep.since else 'the start'}): {rep.reason}", gates=gates)
         except (GateFailed, PromotionConflict) as e:
             _record(ws, "canary_blocked", name, v, served, str(e), {"live": d})
