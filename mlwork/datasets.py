@@ -107,7 +107,8 @@ def _file_info(url:str, storage_options:dict|None=None) -> dict:
             rows, schema = pf.metadata.num_rows, pf.schema_arrow
     except Exception as e:
         raise DataError(f"Cannot read {url!r} as parquet: {type(e).__name__}: {str(e)[:300]}") from None
-    index = set((schema.pandas_metadata or {}).get("index_columns", []) if schema.metadata else [])
+    # pandas' index: stored columns are named in index_columns; a range index is a dict there (no column)
+    index = {c for c in ((schema.pandas_metadata or {}).get("index_columns", []) if schema.metadata else []) if isinstance(c, str)}
     cols = [[n, str(t)] for n, t in zip(schema.names, schema.types) if n not in index]
     return {"path": url, "size": got[0], "sha256": got[1], "rows": rows, "columns": cols}
 
