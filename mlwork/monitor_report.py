@@ -139,7 +139,8 @@ def drift_report_html(ws, report_id:int|str="latest", name:str|None=None) -> str
         ref = ws.datasets.get(d["reference_dataset"]).reference().sample if d.get("reference_dataset") else None
         if d.get("partitioned"):                        # no dataset version: a bounded sample of the files, for the charts
             from mlwork.partsketch import is_partitioned, head_rows
-            cur = head_rows(d["current"]) if is_partitioned(d.get("current") or "") else None
+            if d.get("current_id") is not None: cur = head_rows(ws.datasets.get(d["current"]).to_dask())   # a manifest version
+            else: cur = head_rows(d["current"]) if is_partitioned(d.get("current") or "") else None
         else: cur = ws.monitor.frame(d["current"]) if d.get("current") else None
         for c in [c for c in rep.columns if c.drifted][:6]:
             if ref is not None and cur is not None and c.column in ref and c.column in cur:

@@ -198,6 +198,9 @@ def test_monitor_check_of_a_manifest_version_matches_in_memory_and_refuses_a_cha
         assert len(ws.datasets.versions("churn-monitored")) == n_versions         # no copy of the files
         assert (d.meta["current"], d.meta["current_id"], d.current_rows) == ("scored@1", dv.id, len(drifted))
         assert d.dataset_drift == mem.dataset_drift or d.meta["borderline"]
+        from mlwork.monitor_report import drift_report_html                   # the HTML report charts a sample of the files
+        page = drift_report_html(ws, part.meta["id"])
+        for c in part.drifted_columns[:6]: assert f"{c}: " in page, c
         # a model trained on a manifest: its stored sketch is the reference (no row sample: no prediction drift test)
         (tmp_path / "train").mkdir()
         for i, p in enumerate(shuffled_parts(m1, 2, 3)): p.to_parquet(tmp_path / "train" / f"part-{i}.parquet", index=False)
