@@ -580,7 +580,7 @@ def sync_traffic(self:Serving) -> list:
             changes.append((name, have.version if have else None, v, f"{alias}: switched"))
         self.variants[name] = new
         eff = p.effective(self.watch.aliases.get((name, p.alias))) if p.kind == "canary" else p
-        if eff.kind == "none": self.policies.pop(name, None)
+        if eff.kind == "none" or not new: self.policies.pop(name, None)     # nothing else loaded: every request on the fast path
         else: self.policies[name] = eff
     return changes
 

@@ -4,18 +4,20 @@
 
 # %% ../../nbs/14_promotion.ipynb #14-promotion-002
 from __future__ import annotations
-import html, time
+import html, threading, time, traceback
 import ipywidgets as W
 import traitlets as T
 from fastcore.basics import patch
 from ..audit import AuditError, require_reason
-from ..errors import NotFoundError
-from ..registry import GateFailed, RegistryError, LOWER_IS_BETTER
+from ..errors import MlworkError, NotFoundError
+from ..registry import GateFailed, GateResult, RegistryError, LOWER_IS_BETTER
 from .base import (ErrorPane, Snapshot, ChartSlot, error_output, empty_note, html_table, served_frame, served_html,
-                                 plot_theme, themed, good, bad, delta_html, GOOD, BAD, MUTED, GOOD_BG, BAD_BG)
+                                 plot_theme, themed, good, bad, delta_html, fmt_number, fmt_percent, fmt_duration, fmt_time,
+                                 GOOD, BAD, MUTED, GOOD_BG, BAD_BG)
 
 # %% auto #0
-__all__ = ['NO_EVAL_DATA', 'eval_data', 'header_html', 'gates_html', 'history_html', 'PromotionPanel', 'promotion']
+__all__ = ['NO_EVAL_DATA', 'LIVE_KINDS', 'LIVE_SNAPSHOT_WAIT', 'eval_data', 'header_html', 'gates_html', 'history_html',
+           'PromotionPanel', 'variants_html', 'live_html', 'promotion']
 
 # %% ../../nbs/14_promotion.ipynb #14-promotion-007
 _GREEN, _RED, _GREY = GOOD, BAD, MUTED        # blue, orange and grey: the theme's colours (see widgets.base)
@@ -59,8 +61,8 @@ def header_html(role:str, mv, alias:str, color:str) -> str:
             f" — run <code>{mv.run_id[:8]}</code>, registered {when}"
             + (f"<br><i>{html.escape(mv.description)}</i>" if mv.description else "") + "</div>")
 
-def gates_html(results:list, candidate:int, title:str="") -> str:
-    "The gate table (gate, result, why, and on which data when known) and a line saying what it means for Promote."
+def gates_html(results:list, candidate:int, title:str="", cls:str="mlwork-gates", say:bool=True) -> str:
+    "The gate table (gate, result, why, and on which data when known) and (`say`) a line saying what it means for Promote."
     def value(g, k): return g.get(k) if isinstance(g, dict) else getattr(g, k, None)
     with_data = any(value(g, "data") for g in results)
     rows = [[html.escape(value(g, "gate")),
@@ -72,8 +74,8 @@ def gates_html(results:list, candidate:int, title:str="") -> str:
     note = (f"<div style='color:{_RED}'>✘ v{candidate} fails {', '.join(failed)}: Promote is blocked unless "
             "<i>force (audited)</i> is ticked.</div>" if failed else
             f"<div style='color:{_GREEN}'>✔ v{candidate} passes every gate.</div>")
-    return (title + html_table(["gate", "result", "why"] + (["data"] if with_data else []), rows, "mlwork-gates", styles,
-                               nowrap=[0, 1]) + note)
+    return (title + html_table(["gate", "result", "why"] + (["data"] if with_data else []), rows, cls, styles,
+                               nowrap=[0, 1]) + (note if say else ""))
 
 # %% ../../nbs/14_promotion.ipynb #14-promotion-030
 def history_html(h) -> str:
@@ -96,7 +98,8 @@ class PromotionPanel(Snapshot, ErrorPane, W.VBox):
     def __init__(self, ws, name:str,
                  alias:str="production",       # the alias that is moved
                  candidate:int|None=None,      # the version to look at (default: the newest other version)
-                 slices:str|None="auto"):      # the slice column of the evaluation data ('auto': a categorical one; None: no slices)
+                 slices:str|None="auto",       # the slice column of the evaluation data ('auto': a categorical one; None: no slices)
+                 background:bool=True):        # read the live comparison in a thread (False: in the constructor and each refresh)
         super().__init__()
         self.ws, self.reg, self.name, self.alias, self._slices = ws, ws.registry, name, alias, slices
         self._evals, self._gates, self._data = {}, {}, None     # version -> Evaluation; (cand, champ) -> [GateResult]
@@ -108,6 +111,10 @@ class PromotionPanel(Snapshot, ErrorPane, W.VBox):
         self.picker = W.Dropdown(description="candidate", layout=W.Layout(width="420px"))
         self.data_note, self.metrics, self.slice_table, self.lineage, self.gates, self.history = (W.HTML() for _ in range(6))
         self.serving = W.HTML()                                 # what the model servers answer with now
+        self.live_title, self.live = W.HTML("<b>Live traffic</b>"), W.HTML()   # the canary / A/B test / shadow on live traffic
+        self.traffic, self.live_report, self._other = None, None, None     # Policy, LiveReport, (alias, version) it compares
+        self._background, self._live_gen, self._live_done = background, 0, threading.Event()
+        self._live_done.set()
         self.curves_slot = ChartSlot(NO_EVAL_DATA, plot_theme(width=470, height=420,
                                                               margin=dict(l=50, r=10, t=40, b=40), title="ROC curve"))
         self.reason = W.Textarea(placeholder="why? (required: it goes into the audit log)",
@@ -118,7 +125,13 @@ class PromotionPanel(Snapshot, ErrorPane, W.VBox):
         self.reject_button = W.Button(description="Reject", button_style="warning", icon="times")
         self.rollback_button = W.Button(description="Rollback", button_style="danger", icon="undo")
         self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="110px"))
-        self.buttons = [self.promote_button, self.reject_button, self.rollback_button, self.refresh_button]
+        self.stop_button = W.Button(description="Stop canary", button_style="danger", icon="stop",
+                                    tooltip="end the canary, A/B test or shadow: the served alias answers every request (reason required)")
+        self.next_button = W.Button(description="Next step", icon="forward",
+                                    tooltip="send the canary's next share of requests to the challenger (reason required)")
+        self.traffic_row = W.HBox([self.stop_button, self.next_button], layout=W.Layout(display="none"))
+        self.buttons = [self.promote_button, self.reject_button, self.rollback_button, self.refresh_button,
+                        self.stop_button, self.next_button]
         self.status = W.HTML()
         self._syncing = False
         g = self._guard
@@ -128,6 +141,8 @@ class PromotionPanel(Snapshot, ErrorPane, W.VBox):
         self.reject_button.on_click(lambda _: self._action("rejecting", self.reject))
         self.rollback_button.on_click(lambda _: self._action("rolling back", self.rollback))
         self.refresh_button.on_click(lambda _: self._action("refreshing", self.refresh))
+        self.stop_button.on_click(lambda _: self._action("stopping", self.stop_traffic))
+        self.next_button.on_click(lambda _: self._action("advancing", self.next_step))
         box = lambda *c, **kw: W.VBox(list(c), layout=W.Layout(margin="0 16px 0 0", **kw))
         self.body = W.VBox([W.HBox([box(self.champion_header, width="440px"), box(self.picker, self.candidate_header)]),
                             W.HTML("<b>Serving now</b>"), self.serving,
@@ -136,7 +151,8 @@ class PromotionPanel(Snapshot, ErrorPane, W.VBox):
                                         W.HTML("<b>By slice</b>"), self.slice_table), self.curves_slot]),
                             W.HTML("<b>Data and code</b>"), self.lineage,
                             W.HTML("<b>Promotion gates</b>"), self.gates,
-                            W.HBox([self.reason, W.VBox([self.force, W.HBox(self.buttons)])])])
+                            self.live_title, self.live,
+                            W.HBox([self.reason, W.VBox([self.force, W.HBox(self.buttons[:4]), self.traffic_row])])])
         self.no_model = W.HTML()
         self.children = [self.title, self.no_model, self.body, self.status, self.errors,
                          W.HTML("<b>Audit log</b>"), self.history]
@@ -165,6 +181,9 @@ def _enable(self:PromotionPanel):
     for b in self.buttons: b.disabled = False
     self.promote_button.disabled = self.reject_button.disabled = self.candidate is None
     self.rollback_button.disabled = self.champion is None
+    p = self.traffic
+    self.stop_button.disabled = p is None or p.kind == "none"
+    self.next_button.disabled = p is None or p.kind != "canary" or p.step + 1 >= len(p.steps)
 
 @patch
 def _need_reason(self:PromotionPanel, what) -> str|None:
@@ -182,6 +201,8 @@ def refresh(self:PromotionPanel, candidate:int|None=None):
     except NotFoundError: return self._no_model()
     self.no_model.value, self.body.layout.display = "", None
     v = self.reg._alias_version(self.name, self.alias)
+    self._read_traffic(v)
+    under = self._other[1] if self._other else None            # the version under live traffic (None: none)
     self.champion = self.reg.get(self.name, v) if v is not None else None
     rejected = set(self.reg.history(self.name).query("action == 'reject'").version.dropna().astype(int))
     cands = [int(r.version) for r in versions.itertuples() if not r.archived and r.version != v][::-1]
@@ -192,16 +213,18 @@ def refresh(self:PromotionPanel, candidate:int|None=None):
     desc = {int(r.version): r.description for r in versions.itertuples() if isinstance(r.description, str)}
     self._syncing = True
     try:
-        self.picker.options = [(f"v{c}" + (" (rejected)" if c in rejected else "") + (f" — {desc[c]}" if c in desc else ""), c)
-                               for c in cands]
+        self.picker.options = [(f"v{c}" + (" (rejected)" if c in rejected else "")
+                                + (f" (live {LIVE_KINDS[self.traffic.kind]})" if c == under else "")
+                                + (f" — {desc[c]}" if c in desc else ""), c) for c in cands]
         want = candidate if candidate is not None else (self.candidate if self.candidate in cands else
-                                                        (cands[0] if cands else None))
+                                                        under if under in cands else (cands[0] if cands else None))
         self.picker.value = want
     finally: self._syncing = False
     if want == self.candidate: self._show()           # the trait does not fire: draw anyway
     else: self.candidate = want
     self._show_serving(versions)
     self.history.value = history_html(self.reg.history(self.name))
+    self._start_live()
     self._enable()
 
 @patch
@@ -215,7 +238,8 @@ def _show_serving(self:PromotionPanel, versions=None):
 @patch
 def _no_model(self:PromotionPanel):
     "What the panel shows for a model that is not registered (yet)."
-    self.champion, self.gate_results = None, []
+    self.champion, self.gate_results, self.traffic, self._other, self.live_report = None, [], None, None, None
+    self.traffic_row.layout.display = "none"
     self._syncing = True
     try: self.picker.options, self.candidate = [], None
     finally: self._syncing = False
@@ -295,6 +319,7 @@ def _show(self:PromotionPanel):
     self._show_curves(sides, evals)
     self._show_lineage(sides)
     self._show_gates()
+    self._draw_live()
 
 @patch
 def _show_metrics(self:PromotionPanel, sides, evals):
@@ -387,6 +412,227 @@ def _show_gates(self:PromotionPanel):
                             f"({when} UTC), on the data it was judged by:</div>"))
     self.gates.value = now
 
+# %% ../../nbs/14_promotion.ipynb #f7c045ec
+LIVE_KINDS = {"canary": "canary", "ab": "A/B test", "shadow": "shadow"}
+LIVE_SNAPSHOT_WAIT = 3.0     # seconds a snapshot waits for the live comparison
+_VERDICTS = {"better": ("▲", "better", GOOD), "worse": ("▼", "worse", BAD), "no difference": ("=", "no difference", MUTED),
+             "inconclusive": ("⊘", "inconclusive", MUTED), "not yet": ("○", "not yet", MUTED)}
+_DECISIONS = {"promote": ("✔", "promote", GOOD), "stop": ("✘", "stop", BAD), "wait": ("○", "wait", MUTED),
+              "inconclusive": ("⊘", "inconclusive: end without promotion", MUTED), "continue": ("✔", "continue", GOOD)}
+
+def _word(table:dict, key) -> str:
+    "A decision as sign, word and colour (never colour alone)."
+    sign, word, color = table.get(key, ("?", str(key), MUTED))
+    return f"<b style='color:{color}'>{sign} {html.escape(word)}</b>"
+
+def _muted(text:str) -> str: return f"<span style='color:{_GREY}'>{text}</span>"
+
+def _why(reason, decision) -> str:
+    "A reason without the decision it starts with ('Not yet: the interval …' after the words 'not yet'), escaped."
+    r = str(reason or "")
+    if decision and r.lower().startswith(f"{decision.lower()}:"): r = r[len(decision) + 1:].strip()
+    return html.escape(r)
+
+def variants_html(rep) -> str:
+    "A row per variant of a `LiveReport`: requests, labelled rows, latency, errors, the realised metric with its interval."
+    metric = next((v.metric["metric"] for v in rep.variants if v.metric), "metric")
+    shadow = any(v.role == "shadow" for v in rep.variants)
+    ms = lambda x: fmt_number(x, 3, "ms") or "—"
+    rows = []
+    for v in rep.variants:
+        err = (f"{v.errors:,} ({fmt_percent(v.errors / v.served_requests)})" if v.served_requests else
+               "<span title='no server counted this variant since the comparison started'>—</span>")
+        m = v.metric
+        met = (fmt_number(m["estimate"]) + " " + _muted(f"[{fmt_number(m['lo'])}, {fmt_number(m['hi'])}]")
+               if m and m.get("estimate") is not None else _muted("no labels yet"))
+        rows.append([html.escape(v.role), f"{html.escape(v.alias)} → v{v.version}" if v.version is not None else html.escape(v.alias),
+                     fmt_number(v.requests), fmt_number(v.labelled), ms(v.latency_p50_ms), ms(v.latency_p99_ms), err, met]
+                    + ([fmt_percent(rep.agreement) if v.role == "shadow" and rep.agreement is not None else "—"] if shadow else []))
+    return html_table(["variant", "alias", "requests", "labelled", "p50", "p99", "errors", f"{metric} (95% interval)"]
+                      + (["agrees with champion"] if shadow else []), rows, "mlwork-live-variants",
+                      nowrap=[1, 4, 5, 6, 7], align_right=[2, 3, 4, 5, 6])
+
+def live_html(rep, p, served:str="production", candidate:int|None=None) -> str:
+    "The live section of a `LiveReport` under policy `p`: the numbers, the verdict, the early stop, the live gates, the decision."
+    e, name = html.escape, rep.name
+    chal = rep.variant("challenger") or rep.variant("shadow")
+    since = f" — since {fmt_time(rep.since)} UTC ({fmt_duration(time.time() - rep.since)} ago)" if rep.since else ""
+    out = [f"<div class='mlwork-live-policy'>⇄ {e(p.describe(served))}{since}</div>", variants_html(rep)]
+    v = rep.verdict
+    if v is None:
+        none = [x.role for x in rep.variants if not x.labelled]
+        out.append(empty_note(f"No labels yet ({' and '.join(none) or 'the rows both versions answered'}): the sequential test "
+                              f"waits for labelled rows of both versions, and the live gates that need them fail. Labels come "
+                              f"back through POST /models/{name}/feedback (or mlwork.predlog.record_feedback).", "mlwork-live-empty"))
+    else:
+        loss = "log loss" if any(x.metric and x.metric["metric"] == "accuracy" for x in rep.variants) else "squared error"
+        out.append(f"<div class='mlwork-live-verdict' style='margin:4px 0'><b>Sequential test</b> on per-row {loss} "
+                   f"(α = {v.get('alpha', 0.05):g}, minimum effect {v.get('min_effect', 0):g}{', paired' if v.get('paired') else ''}): "
+                   f"{_word(_VERDICTS, v.get('decision'))} — {_why(v.get('reason'), v.get('decision'))}</div>")
+    if p.kind != "shadow":
+        g = rep.guard
+        out.append("<div class='mlwork-live-guard' style='margin:4px 0'><b>Early stop</b> on errors and latency: "
+                   + (f"{_word(_DECISIONS, g.get('decision'))} — {_why(g.get('reason'), g.get('decision'))}" if g else
+                      _muted("no server has counted this variant's requests yet (the servers' heartbeats carry them)")) + "</div>")
+    failed = [x["gate"] for x in rep.gates if not x["passed"]]
+    if chal is not None and candidate == chal.version:
+        note = (f"<div style='color:{_RED}'>✘ v{candidate} fails {', '.join(failed)}: Promote is blocked unless <i>force "
+                "(audited)</i> is ticked. Promote puts these live gates beside the offline ones; the audit event holds both.</div>"
+                if failed else f"<div style='color:{_GREEN}'>✔ v{candidate} passes every live gate: Promote puts them beside the "
+                "offline ones; the audit event holds both.</div>")
+    elif chal is not None:
+        note = _muted(f"These are the live gates of v{chal.version} ({e(chal.alias)}); the candidate in view, "
+                      f"{'v' + str(candidate) if candidate is not None else 'none'}, is not under live traffic, so its promotion "
+                      f"carries no live gate. Pick v{chal.version} to promote the {chal.role}.")
+    else: note = ""
+    out.append(gates_html(rep.gates, candidate, "<div style='margin-top:4px'><b>Live gates</b></div>", "mlwork-live-gates", False)
+               + f"<div class='mlwork-live-note'>{note}</div>")
+    out.append(f"<div class='mlwork-live-decision' style='margin:4px 0'><b>The driver's decision</b> (<code>mlwork monitor "
+               f"loop {e(name)}</code>): {_word(_DECISIONS, rep.decision)} — {e(rep.reason)}</div>")
+    return f"<div class='mlwork-live'>{''.join(out)}</div>"
+
+# %% ../../nbs/14_promotion.ipynb #7b95ae9c
+@patch
+def _read_traffic(self:PromotionPanel, champion_version:int|None):
+    "Read the traffic policy, and the (alias, version) it compares with the champion (None when nothing is compared)."
+    from mlwork import traffic as tr
+    self._traffic_problem, self._other = None, None
+    try: p = tr.policy(self.ws.store, self.ws.settings, self.name, self.alias)
+    except MlworkError as e:
+        self.traffic, self._traffic_problem = None, f"{type(e).__name__}: {e}"
+        p = None
+    if p is not None and p.kind != "none":
+        other = p.alias if p.kind in ("canary", "shadow") else next((a for a in p.weights if a != self.alias), None)
+        with self.ws.store.transaction(write=False) as conn: ov = tr._alias_version(conn, self.name, other) if other else None
+        p = p.effective(ov)                    # a canary whose alias moved restarts from its first step
+        if ov is not None and ov != champion_version: self._other = (other, ov)
+    self.traffic = p
+    has = p is not None and p.kind != "none"
+    self.traffic_row.layout.display = None if has else "none"
+    if has: self.stop_button.description = f"Stop {LIVE_KINDS[p.kind]}"
+    self.next_button.layout.display = None if has and p.kind == "canary" else "none"
+    self.live_title.value = f"<b>Live traffic</b>{': ' + LIVE_KINDS[p.kind] if has else ''}"
+
+@patch
+def _live_compare(self:PromotionPanel):
+    "The live comparison now (`mlwork.live.compare`)."
+    from mlwork import live
+    return live.compare(self.ws.store, self.ws.blobs, self.ws.settings, self.name, self.alias, self.traffic)
+
+@patch
+def _start_live(self:PromotionPanel):
+    "Read the live comparison again: in a thread (`background`), else now."
+    self._live_gen += 1
+    gen = self._live_gen
+    if self._other is None:
+        self.live_report, self._live_error = None, None
+        self._live_done.set()
+        return self._draw_live()
+    self._live_done.clear()
+    self._draw_live()
+    if self._background: threading.Thread(target=self._live_job, args=(gen,), daemon=True, name="mlwork-promotion-live").start()
+    else: self._live_job(gen)
+
+@patch
+def _live_job(self:PromotionPanel, gen:int):
+    rep = err = None
+    try: rep = self._live_compare()
+    except Exception as e:
+        err = f"{type(e).__name__}: {e}"
+        self.errors.layout.display = "block"
+        self.errors.append_stderr(traceback.format_exc(limit=6))
+    if gen != self._live_gen: return           # a newer one was started: it draws
+    self.live_report, self._live_error = rep, err
+    try: self._draw_live(reading=False)
+    finally: self._live_done.set()
+
+@patch
+def wait_live(self:PromotionPanel, timeout:float|None=60) -> PromotionPanel:
+    "Block until the live comparison is read (raises TimeoutError after `timeout` seconds)."
+    if not self._live_done.wait(timeout): raise TimeoutError("PromotionPanel is still reading the live comparison.")
+    return self
+
+@patch
+def snapshot_html(self:PromotionPanel) -> str:
+    "The panel as static HTML (see `widgets.base.Snapshot`), once the live comparison is read (or after `LIVE_SNAPSHOT_WAIT` s)."
+    self._live_done.wait(LIVE_SNAPSHOT_WAIT)
+    return Snapshot.snapshot_html(self)
+
+@patch
+def _draw_live(self:PromotionPanel, reading:bool|None=None):
+    "The live section: a sentence when there is nothing to compare, else the comparison (or, `reading`, that it is being read)."
+    p, e, served = self.traffic, html.escape, self.alias
+    if p is None or p.kind == "none":
+        why = (f"The traffic policy of {self.name} cannot be read: {self._traffic_problem}" if getattr(self, "_traffic_problem", None)
+               else f"{self.name} has no traffic policy: {served} answers every request, so there are no live numbers. Start a "
+                    f"canary of the challenger with traffic = canary in [serving.{self.name}] of settings.ini, or at run time: "
+                    f"mlwork.traffic.set_policy(ws.store, {self.name!r}, Policy('canary', alias='challenger', steps=(5, 20, 50)), "
+                    "reason=...).")
+        self.live.value = empty_note(why, "mlwork-live-empty")
+        return
+    if self._other is None:
+        alias = p.alias if p.kind in ("canary", "shadow") else next((a for a in p.weights if a != served), "?")
+        self.live.value = (f"<div class='mlwork-live-policy'>⇄ {e(p.describe(served))}</div>"
+                           + empty_note(f"{alias} points to the version {served} serves (or to none): there is nothing to "
+                                        f"compare. Point {alias} at another version (ws.registry.promote({self.name!r}, VERSION, "
+                                        f"alias={alias!r}, ...)), or stop the {LIVE_KINDS[p.kind]}.", "mlwork-live-empty"))
+        return
+    rep, reading = self.live_report, (not self._live_done.is_set()) if reading is None else reading
+    chal = (rep.variant("challenger") or rep.variant("shadow")) if rep is not None else None
+    if rep is None or chal is None or chal.version != self._other[1] or rep.policy.get("kind") != p.kind:
+        text = (f"The live comparison could not be read: {getattr(self, '_live_error', None)} (see the error below)."
+                if getattr(self, "_live_error", None) and not reading else
+                "Reading the live comparison from the prediction log and the labels …")
+        self.live.value = f"<div class='mlwork-live-policy'>⇄ {e(p.describe(served))}</div>" + empty_note(text, "mlwork-live-empty")
+        return
+    self.live.value = (live_html(rep, p, served, self.candidate)
+                       + (_muted("<i>reading the live comparison again …</i>") if reading else ""))
+
+@patch
+def live_gates_for(self:PromotionPanel, version:int) -> list:
+    "The live gates (`GateResult`s, read now) of `version` when it is the one under live traffic, else []."
+    self._read_traffic(self.champion.version if self.champion else None)     # the policy now, not as last drawn
+    if self._other is None or self._other[1] != version: return []
+    rep = self._live_compare()
+    if self._live_done.is_set(): self.live_report = rep
+    return [GateResult(**g) for g in rep.gates]
+
+# %% ../../nbs/14_promotion.ipynb #713c5a70
+@patch
+def stop_traffic(self:PromotionPanel):
+    "End the model's canary, A/B test or shadow (`traffic.stop`, with the reason typed): the served alias answers every request."
+    from mlwork import traffic as tr
+    p = self.traffic
+    if p is None or p.kind == "none": raise RegistryError(f"{self.name} has no canary, A/B test or shadow to stop.")
+    kind = LIVE_KINDS[p.kind]
+    if not (reason := self._need_reason(f"Stopping the {kind} of {self.name}")): return None
+    tr.stop(self.ws.store, self.name, reason=reason)
+    self.reason.value = ""
+    self.refresh()
+    self._say(f"Stopped the {kind} of {self.name}: {self.alias} answers every request again (recorded in the audit log).", _GREEN)
+    return p
+
+@patch
+def next_step(self:PromotionPanel):
+    "Send the canary's next share of requests to its alias (`traffic.advance`, with the reason typed); refused while the live comparison says stop."
+    from mlwork import traffic as tr
+    p = self.traffic
+    if p is None or p.kind != "canary": raise RegistryError(f"{self.name} has no canary to advance.")
+    if not (reason := self._need_reason(f"Advancing the canary of {self.name}")): return None
+    self._read_traffic(self.champion.version if self.champion else None)     # the policy now, not as last drawn
+    if self._other is not None:
+        rep = self._live_compare()
+        if rep.decision == "stop":
+            self._say(f"Not advancing the canary of {self.name}: the live comparison says stop ({rep.reason}). Stop it, or "
+                      "wait for more data. Nothing was changed.", _RED)
+            return None
+    q = tr.advance(self.ws.store, self.ws.settings, self.name, reason=reason, served=self.alias)
+    self.reason.value = ""
+    self.refresh()
+    self._say(f"The canary of {self.name} now sends {q.steps[q.step]:g}% of requests to {q.alias} "
+              f"(step {q.step + 1} of {len(q.steps)}; recorded in the audit log).", _GREEN)
+    return q
+
 # %% ../../nbs/14_promotion.ipynb #14-promotion-009
 def promotion(ws, name:str, alias:str="production", candidate:int|None=None) -> PromotionPanel:
     "Open a `PromotionPanel` on model `name`: its `alias` (champion) against a candidate version."
@@ -399,17 +645,25 @@ def promote(self:PromotionPanel):
     if self.candidate is None: raise RegistryError("There is no candidate to promote.")
     v, before, force = self.candidate, self.champion.version if self.champion else None, self.force.value
     if not (reason := self._need_reason(f"Promoting {self.name}@{v} to {self.alias!r}")): return None
-    try: results = self.reg.promote(self.name, v, self.alias, reason=reason, force=force, gates=self.gates_for(v))
+    live_gates = self.live_gates_for(v)           # the candidate under live traffic: its live gates, read now
+    try: results = self.reg.promote(self.name, v, self.alias, reason=reason, force=force, gates=self.gates_for(v) + live_gates)
     except GateFailed as e:
-        self._show_gates(); self.history.value = history_html(self.reg.history(self.name))
+        self._show_gates(); self._draw_live(); self.history.value = history_html(self.reg.history(self.name))
         failed = [g.gate for g in e.results if not g.passed]
         self._say(f"Promotion of v{v} blocked by {', '.join(failed)} (recorded in the audit log). Tick 'force (audited)' "
                   "to promote anyway.", _RED)
         return None
     forced = any(not g.passed for g in results)
+    ended = ""
+    if live_gates:                                 # as the loop's driver does: the comparison is over, the traffic policy ends
+        from mlwork import traffic as tr
+        kind = LIVE_KINDS[self.traffic.kind]
+        tr.stop(self.ws.store, self.name, reason=f"{self.name}@{v} promoted to {self.alias} from the PromotionPanel: {reason}",
+                action="canary_promoted")
+        ended = f", with its {len(live_gates)} live gates; the {kind} ended"
     self.reason.value, self.force.value = "", False
     self.refresh()
-    self._say(f"Promoted {self.name} v{v} to {self.alias}" + (f" (was v{before})" if before else "")
+    self._say(f"Promoted {self.name} v{v} to {self.alias}" + (f" (was v{before})" if before else "") + ended
               + (" — FORCED past failed gates, audited." if forced else "."), _RED if forced else _GREEN)
     return results
 
