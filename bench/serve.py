@@ -2,7 +2,7 @@
 the same three models, one load client for all, and a reload through an alias move.
 
     bash bench/setup_peers.sh                      # once: MLflow in bench/.venv-mlflow
-    .venv/bin/python bench/serve.py [--seconds 5] [--quick] [--skip-mlflow] [--runtime onnx]
+    .venv/bin/python bench/serve.py [--seconds 5] [--quick] [--skip-mlflow] [--runtime onnx] [--log-only | --traffic-only]
 
 Models: the demo churn pipeline (the train job's logreg: impute + scale numbers, one-hot categories, 10 features),
 a one-hot + scaler + logistic-regression pipeline on three columns, and a RandomForest(100) on breast_cancer (30
@@ -28,6 +28,21 @@ client alternates between them (on, off, on, off, ...: the machine's load drifts
 8 clients, 1 and 100 rows, and each pair waits until the log has written what it queued. Then the writer alone, in
 this process: the cost of `LogWriter.submit` per request, and the rows per second its thread writes (Parquet blob +
 index row), for single-row and 100-row requests.
+
+Traffic policies (issue 16; `--traffic-only` runs just this, a full run ends with it): one mlwork server serves
+`demo@production` and the other demo version is `challenger`. Three configurations, set through `mlwork.traffic` while
+the server runs (each waits until `/models` shows the policy in force and the challenger loaded): `none` (no policy),
+`split` (a canary of 50%: `Policy("canary", alias="challenger", steps=(50,))`) and `shadow`
+(`Policy("shadow", alias="challenger", queue=1000)`). They alternate in rounds (`--rounds`, each round starting with
+the next configuration) for 1 and 8 clients and 1- and 100-row bodies; medians are reported. wrk sends bodies in turn
+(a Lua `request()`; each thread starts at its own offset): 1,000 single-row bodies of 1,000 distinct `customer_id`s,
+or 10 bodies of 100 rows with distinct ids. The split is sticky per row by the id column, so a single-row request
+goes wholly to one version (the table shows the challenger's share of requests) and a 100-row request is split row
+by row (checked with one request: rows per version). Load: N closed-loop clients back to back; the table gives the
+req/s that load reached. The costs: req/s and p50 against `none` (the split's is its throughput, the shadow's the
+caller's p50), and the shadow's answered and dropped requests (from `/models` -> `shadow`, counted per run). After
+each run the bench waits until the log has written what it queued and the shadow has stopped answering.
+`--traffic-log off` (with `--traffic-only`) turns demo's prediction log off, to tell the log's share of the cost.
 """
 import argparse, json, os, pickle, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, http.client
 from pathlib import Path
@@ -60,16 +75,38 @@ def _wrk_ms(text):
     m = re.match(r"([\d.]+)(us|ms|s)$", text)
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
+# With several bodies (one JSON document per line of the file), each wrk thread sends them in turn, starting at its own
+# offset; the requests are formatted once per thread in init(), so the client's per-request work stays small.
+_WRK_BODIES = """
+local bodies = {}
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+local n_threads = 0
+function setup(thread) thread:set("first", n_threads); n_threads = n_threads + 1 end
+local reqs, i = {}, 0
+function init(args)
+  for k, b in ipairs(bodies) do reqs[k] = wrk.format(nil, nil, nil, b) end
+  i = ((first or 0) * math.floor(#reqs / 2)) %% #reqs
+end
+function request() i = i %% #reqs + 1; return reqs[i] end
+"""
+
 def load_wrk(url, path, body, headers, clients, seconds):
-    "The load client: wrk (C, keep-alive, --latency): (req/s, p50 ms, p99 ms, failures), after a 1 s warm-up run."
+    """The load client: wrk (C, keep-alive, --latency): (req/s, p50 ms, p99 ms, failures), after a 1 s warm-up run.
+    `body`: one body sent every time, or a list of bodies sent in turn."""
     with tempfile.TemporaryDirectory() as tmp:
         bpath = os.path.join(tmp, "body.json")
-        with open(bpath, "wb") as f: f.write(body if isinstance(body, bytes) else body.encode())
+        many = isinstance(body, list)
+        enc = lambda b: b if isinstance(b, bytes) else b.encode()
+        with open(bpath, "wb") as f:
+            if many:
+                assert all(b"\n" not in enc(b) for b in body), "bodies for wrk must be one line each"
+                f.write(b"\n".join(enc(b) for b in body) + b"\n")
+            else: f.write(enc(body))
         hdr = {"Content-Type": "application/json", **headers}
         lua = os.path.join(tmp, "post.lua")
         with open(lua, "w") as f:
-            f.write('wrk.method = "POST"\n' + f'local f = io.open("{bpath}", "rb"); wrk.body = f:read("*a"); f:close()\n'
-                    + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in hdr.items()))
+            f.write('wrk.method = "POST"\n' + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in hdr.items())
+                    + (_WRK_BODIES % bpath if many else f'local f = io.open("{bpath}", "rb"); wrk.body = f:read("*a"); f:close()\n'))
         cmd = lambda d: ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{d}s", "--latency", "-s", lua, url + path]
         subprocess.run(cmd(1), capture_output=True, text=True, timeout=60)
         out = subprocess.run(cmd(max(1, round(seconds))), capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -92,12 +129,14 @@ def load_python(url, path, body, headers, clients, seconds, versions=None):
     lat, fails, stop, warm = [[] for _ in range(clients)], [0] * clients, threading.Event(), threading.Event()
     hdr = {"content-type": "application/json", **headers}
 
+    bodies = body if isinstance(body, list) else [body]
+
     def run(i):
-        conn = http.client.HTTPConnection(host, timeout=30)
+        conn, k = http.client.HTTPConnection(host, timeout=30), i * len(bodies) // clients
         while not stop.is_set():
             t = time.perf_counter()
             try:
-                conn.request("POST", path, body, hdr); r = conn.getresponse(); data = r.read()
+                conn.request("POST", path, bodies[k % len(bodies)], hdr); k += 1; r = conn.getresponse(); data = r.read()
                 ok = r.status == 200
             except OSError:
                 ok = False; conn.close(); conn = http.client.HTTPConnection(host, timeout=30)
@@ -157,18 +196,27 @@ def main():
     ap.add_argument("--quick", action="store_true", help="2 s per measurement")
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--log-only", action="store_true", help="only the prediction log's cost (log on vs off, writer rows/s)")
-    ap.add_argument("--rounds", type=int, default=3, help="on/off pairs per measurement of the log's cost")
+    ap.add_argument("--traffic-only", action="store_true", help="only what a traffic policy costs (no policy vs split vs shadow)")
+    ap.add_argument("--traffic-log", choices=["on", "off"], default="on",
+                    help="with --traffic-only: the prediction log on (default settings) or off for demo, to tell the log's share of a policy's cost")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of alternating runs per measurement of the log's and the traffic policies' cost")
     ap.add_argument("--runtime", choices=["sklearn", "onnx"], default="sklearn", help="what mlwork serves with (and the bare app's runtime)")
     args = ap.parse_args()
+    if args.traffic_log == "off" and not args.traffic_only: sys.exit("--traffic-log off goes with --traffic-only")
     secs = 2.0 if args.quick else args.seconds
     tmp = Path(tempfile.mkdtemp(prefix="mlwork-bench-serve-"))
     models = data()
     print(f"workspace and models in {tmp} ...", flush=True)
-    if args.log_only: models = {"demo": models["demo"]}
+    if args.log_only or args.traffic_only: models = {"demo": models["demo"]}
     ws, token, fitted = setup_mlwork(tmp / "ws", models)
     if args.log_only:
         log = measure_log(ws, token, models["demo"], secs, args.rounds, args.runtime)
         report_log(log, tmp, args.runtime); return
+    if args.traffic_only:
+        if args.traffic_log == "off":
+            with open(ws.settings.file, "a") as f: f.write("\n[serving.demo]\nlog = false\n")
+        tr = measure_traffic(ws, token, models["demo"], secs, args.rounds, args.runtime)
+        report_traffic(dict(tr, log=args.traffic_log), tmp, args.runtime); return
     specs = []
     for name, (kind, df, feats, target) in models.items():
         df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -223,6 +271,7 @@ def main():
             if pr.poll() is None: pr.kill()
     report(results, reload, tmp, args.runtime)
     report_log(measure_log(ws, token, models["demo"], secs, args.rounds, args.runtime), tmp, args.runtime)
+    report_traffic(measure_traffic(ws, token, models["demo"], secs, args.rounds, args.runtime), tmp, args.runtime)
 
 
 def measure_reload(ws, mlw, token, model, secs, runtime="sklearn"):
@@ -286,6 +335,127 @@ def measure_log(ws, token, model, secs, rounds, runtime="sklearn"):
     out["logged"] = {k: tr[k] for k in ("segments", "requests", "rows", "dropped_rows")}
     out["writer"] = writer_speed(ws, rows)
     return out
+
+
+def _models(url):
+    "The server's `GET /models`."
+    c = http.client.HTTPConnection(url.split("//")[1], timeout=10); c.request("GET", "/models")
+    return json.loads(c.getresponse().read())
+
+
+TRAFFIC_CONFIGS = ("none", "split", "shadow")     # no policy; canary 50% to challenger; shadow of challenger
+
+
+def _set_traffic(ws, url, config, challenger, timeout=120):
+    "Set demo's policy for `config` and wait until the server follows it (its `/models` traffic field, the variant loaded)."
+    from mlwork import traffic as tr
+    if config == "none": tr.stop(ws.store, "demo", reason="bench: no policy")
+    elif config == "split": tr.set_policy(ws.store, "demo", tr.Policy("canary", alias="challenger", steps=(50,)), reason="bench: split")
+    else: tr.set_policy(ws.store, "demo", tr.Policy("shadow", alias="challenger", queue=1000), reason="bench: shadow")
+    kind = {"none": "none", "split": "canary", "shadow": "shadow"}[config]
+    end = time.time() + timeout
+    while time.time() < end:
+        t = _models(url)["demo"].get("traffic")
+        if kind == "none" and t is None: return
+        if t is not None and t["policy"]["kind"] == kind and t["versions"].get("challenger") == challenger: return
+        time.sleep(0.1)
+    sys.exit(f"the server did not follow the {config} policy within {timeout}s: {_models(url)['demo']}")
+
+
+def _drained(url, timeout=60):
+    "Wait until the server's log has written what it queued and its shadow has answered or dropped what it was given; the shadow's counters."
+    end, last = time.time() + timeout, None
+    while time.time() < end:
+        d = _models(url)["demo"]
+        sh = d.get("shadow") or {"done": 0, "dropped": 0, "failed": 0}
+        if not (d.get("log") or {}).get("waiting") and sh == last: return sh
+        last = sh; time.sleep(0.3)
+    return last
+
+
+def measure_traffic(ws, token, model, secs, rounds, runtime="sklearn"):
+    """What a traffic policy costs on one server serving demo@production with another version as `challenger`: no
+    policy, a canary of 50% (the split) and a shadow, alternating in rounds, for 1 and 8 clients and 1- and 100-row bodies."""
+    import statistics as st
+    from mlwork.serve import serve_in_background
+    kind, df, feats, target = model
+    served = ws.registry.resolve("demo@production").version
+    challenger = 2 if served == 1 else 1          # after a full run's reload, production is v2
+    ws.registry.promote("demo", challenger, alias="challenger", reason="bench: traffic")
+    if runtime == "onnx":                         # exported here once, as a release would, not in the server mid-bench
+        for v in (served, challenger): ws.registry.load_onnx(f"demo@{v}", export=True)
+    hdr = {"authorization": f"Bearer {token}"}
+    uniq = df.drop_duplicates("customer_id").head(1000)
+    rows = json.loads(uniq[feats + ["customer_id", "period"]].to_json(orient="records", date_format="iso"))
+    bodies = {1: [json.dumps([r]).encode() for r in rows],                                   # 1,000 customers, one a request
+              100: [json.dumps(rows[i:i + 100]).encode() for i in range(0, len(rows), 100)]}   # 10 bodies of 100 customers
+    out = {"served": served, "challenger": challenger, "results": [], "checks": {}}
+    with serve_in_background(ws, "demo@production", workers=1, runtime=runtime) as h:
+        info = _models(h.url)["demo"]
+        out["runtime_served"] = info["runtime"]
+        for size in (1, 100):
+            for clients in (1, 8):
+                runs = {c: [] for c in TRAFFIC_CONFIGS}
+                for r in range(rounds):
+                    order = TRAFFIC_CONFIGS[r % 3:] + TRAFFIC_CONFIGS[:r % 3]      # each config first in turn
+                    for config in order:
+                        _set_traffic(ws, h.url, config, challenger)
+                        before = _drained(h.url)
+                        rps, p50, p99, fails = load(h.url, "/models/demo/predict", bodies[size], hdr, clients, secs)
+                        after = _drained(h.url)
+                        d = _models(h.url)["demo"]
+                        var = {a: v["requests"] for a, v in (d.get("variants") or {}).items()}
+                        runs[config].append(dict(rps=rps, p50=p50, p99=p99, failures=fails, variants=var,
+                                                 shadow={k: after[k] - before[k] for k in after}))
+                        print(f"traffic {size:>3} rows {clients} clients round {r + 1} {config:6}: {rps:7.0f} req/s p50 {p50:6.2f} ms "
+                              f"p99 {p99:6.1f} ms" + (f" shadow {runs[config][-1]['shadow']}" if config == "shadow" else "")
+                              + (f" variants {var}" if config == "split" else ""), flush=True)
+                base = None
+                for config, rs in runs.items():
+                    r = dict(rows=size, clients=clients, policy=config, rps=st.median(x["rps"] for x in rs),
+                             p50=st.median(x["p50"] for x in rs), p99=st.median(x["p99"] for x in rs),
+                             failures=sum(x["failures"] for x in rs), runs=[{k: x[k] for k in ("rps", "p50", "p99")} for x in rs])
+                    if config == "none": base = r
+                    else:
+                        r["rps_cost"] = 1 - r["rps"] / base["rps"]             # the throughput lost
+                        r["p50_cost"] = r["p50"] / base["p50"] - 1              # the caller's p50 added
+                    if config == "shadow":
+                        r["shadow"] = {k: sum(x["shadow"][k] for x in rs) for k in ("done", "dropped", "failed")}
+                    if config == "split":                # requests (or parts of requests) each alias answered, summed over rounds
+                        r["variants"] = {a: sum(x["variants"].get(a, 0) for x in rs) for a in {a for x in rs for a in x["variants"]}}
+                    out["results"].append(r)
+        # per-row split check: one 100-row request under the canary; the answer says which version answered each row
+        _set_traffic(ws, h.url, "split", challenger)
+        c = http.client.HTTPConnection(h.url.split("//")[1], timeout=30)
+        c.request("POST", "/models/demo/predict", bodies[100][0], {"content-type": "application/json", **hdr})
+        resp = c.getresponse(); ans = json.loads(resp.read())
+        vs = ans.get("versions") or [int(resp.getheader("x-model-version"))] * 100
+        out["checks"]["rows_per_version_of_one_100_row_request"] = {str(v): vs.count(v) for v in sorted(set(vs))}
+        _set_traffic(ws, h.url, "none", challenger)
+    return out
+
+
+def report_traffic(tr, tmp, runtime="sklearn"):
+    print(f"\nwhat a traffic policy costs, {tr.get('runtime_served', runtime)} runtime (demo v{tr['served']} served, v{tr['challenger']} challenger; "
+          f"prediction log {tr.get('log', 'on')})")
+    print("\n| rows | clients | policy | req/s | p50 ms | p99 ms | req/s vs none | p50 vs none | split / shadow | failures |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in tr["results"]:
+        extra = ""
+        if "shadow" in r:
+            s = r["shadow"]; offered = sum(s.values())
+            extra = f"shadow: {s['done']:,} answered, {s['dropped']:,} dropped ({s['dropped'] / offered:.1%})" if offered else "shadow: none offered"
+        if "variants" in r and r["rows"] == 1:
+            tot = sum(r["variants"].values())
+            extra = f"challenger {r['variants'].get('challenger', 0) / tot:.1%} of requests" if tot else ""
+        if "variants" in r and r["rows"] > 1: extra = "rows split in every request"
+        cost = (f"{-r['rps_cost']:+.1%} | {r['p50_cost']:+.1%}") if "rps_cost" in r else " | "
+        print(f"| {r['rows']} | {r['clients']} | {r['policy']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {cost} | {extra} | {r['failures']} |")
+    print(f"\none 100-row request under the split, rows per version: {tr['checks'].get('rows_per_version_of_one_100_row_request')}")
+    out = HERE / "out"; out.mkdir(exist_ok=True)
+    name = ("serve_traffic.json" if runtime == "sklearn" else f"serve_traffic_{runtime}.json").replace(".json", "_nolog.json" if tr.get("log") == "off" else ".json")
+    (out / name).write_text(json.dumps(dict(tr, runtime=runtime, when=time.strftime("%Y-%m-%d %H:%M")), indent=1, default=str))
+    print(f"(results in {out / name}; workspace {tmp})")
 
 
 def writer_speed(ws, rows, n_rows=100_000):

@@ -1046,6 +1046,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlwork.serving.Serving.watch_forever': ('serving.html#serving.watch_forever', 'mlwork/serving.py'),
                                 'mlwork.serving.Shadow': ('serving.html#shadow', 'mlwork/serving.py'),
                                 'mlwork.serving.Shadow.__init__': ('serving.html#shadow.__init__', 'mlwork/serving.py'),
+                                'mlwork.serving.Shadow._answer': ('serving.html#shadow._answer', 'mlwork/serving.py'),
                                 'mlwork.serving.Shadow._run': ('serving.html#shadow._run', 'mlwork/serving.py'),
                                 'mlwork.serving.Shadow.close': ('serving.html#shadow.close', 'mlwork/serving.py'),
                                 'mlwork.serving.Shadow.submit': ('serving.html#shadow.submit', 'mlwork/serving.py'),

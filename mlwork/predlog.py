@@ -221,7 +221,7 @@ class LogWriter:
         self.key = hash_key()
         self._cv = threading.Condition(threading.Lock())
         names = list(self.options)
-        self._queue = {n: [] for n in names}          # batches waiting (the last one takes new requests)
+        self._queue = {n: {} for n in names}          # batches waiting: one per (version answering, shadow or not)
         self._retry = {n: [] for n in names}          # batches of a failed write, written first next time
         self._rows = dict.fromkeys(names, 0)          # rows waiting (queued + retry): what log_queue_rows bounds
         self._dropped = {n: [0, 0] for n in names}    # rows, requests not logged since the last index row
@@ -252,9 +252,10 @@ class LogWriter:
             if self._closed or self._rows[name] + n > o["log_queue_rows"]:
                 d = self._dropped[name]; d[0] += n; d[1] += 1; self.totals[name]["dropped"] += n
                 return "dropped"
-            q = self._queue[name]
-            if not q or q[-1].loaded is not loaded or q[-1].shadow != shadow: q.append(Batch(loaded, shadow))
-            q[-1].add(request_id, key, at, latency_ms, cols, keep, preds, proba, rows)
+            q, k = self._queue[name], (id(loaded), shadow)     # a split or a shadow interleaves versions: a batch for each
+            b = q.get(k)
+            if b is None: b = q[k] = Batch(loaded, shadow)
+            b.add(request_id, key, at, latency_ms, cols, keep, preds, proba, rows)
             self._rows[name] += n; self.totals[name]["accepted"] += n
             if self._rows[name] >= o["log_batch_rows"]: self._cv.notify()
         return "logged"
@@ -277,8 +278,8 @@ def _due(self:LogWriter, now:float, forced:bool) -> list:
 @patch
 def _take(self:LogWriter, name:str) -> tuple:
     "Everything waiting for `name`: (batches, dropped rows, dropped requests, sampled out); the counts restart."
-    batches = self._retry[name] + self._queue[name]
-    self._retry[name], self._queue[name] = [], []
+    batches = self._retry[name] + list(self._queue[name].values())
+    self._retry[name], self._queue[name] = [], {}
     out = (batches, *self._dropped[name], self._sampled[name])
     self._dropped[name], self._sampled[name], self._since[name] = [0, 0], 0, None
     return out
@@ -396,7 +397,7 @@ def close(self:LogWriter, timeout:float=60.0) -> dict:
             for n in self.options:
                 lost = self._rows[n]
                 if lost: self.totals[n]["dropped"] += lost; self._rows[n] = 0
-                self._queue[n], self._retry[n] = [], []
+                self._queue[n], self._retry[n] = {}, []
     return self.status()
 
 @patch

@@ -623,21 +623,45 @@ class Shadow:
             self._thread = threading.Thread(target=self._run, name="mlwork-shadow", daemon=True); self._thread.start()
         return True
 
+    MAX_BATCH = 256      # requests answered by one model call: a shadow that falls behind catches up in batches
+
     def _run(self):
         while True:
             with self._cv:
                 while not self._q and not self._stop: self._cv.wait(1.0)
                 if not self._q: return
-                name, loaded, rows, text, rid, key, at = self._q.popleft()
-            st, t0 = self.serving.stats[name].shadow, time.perf_counter()
-            try:
-                X, keep, _, cols = prepare_columns(loaded.spec, rows, self.serving.opts(name), text, loaded.build)
-                preds, proba = loaded.predict(X)
-                if self.writer is not None:
-                    self.writer.submit(loaded, rid, key, at, (time.perf_counter() - t0) * 1000, cols, keep, preds, proba, shadow=True)
-                st["done"] += 1
-            except Exception as e:
-                st["failed"] += 1; self.last_error = f"{loaded.ref}: {type(e).__name__}: {e}"[:300]
+                group = [self._q.popleft()]
+                while self._q and len(group) < self.MAX_BATCH and self._q[0][0] == group[0][0] and self._q[0][1] is group[0][1] \
+                        and self._q[0][3] == group[0][3]:
+                    group.append(self._q.popleft())
+            self._answer(group)
+
+    def _answer(self, group:list):
+        "Answer queued requests of one model version with one call (one by one when that fails: one bad request fails alone)."
+        name, loaded, text = group[0][0], group[0][1], group[0][3]
+        st, t0 = self.serving.stats[name].shadow, time.perf_counter()
+        try:
+            parts = [rows_to_columns(g[2]) for g in group]
+            if len(parts) == 1: both = parts[0][0]
+            else:
+                names = list(dict.fromkeys(k for c, _ in parts for k in c))
+                both = {k: [v for c, n in parts for v in c.get(k, [_ABSENT] * n)] for k in names}
+            X, keep, _, cols = prepare_columns(loaded.spec, both, self.serving.opts(name), text, loaded.build)
+            preds, proba = loaded.predict(X)
+        except Exception as e:
+            if len(group) > 1:
+                for g in group: self._answer([g])
+                return
+            st["failed"] += 1; self.last_error = f"{loaded.ref}: {type(e).__name__}: {e}"[:300]
+            return
+        ms, at = (time.perf_counter() - t0) * 1000 / len(group), 0
+        for g, (_, n) in zip(group, parts):
+            sl = slice(at, at + n); at += n
+            if self.writer is not None:
+                self.writer.submit(loaded, g[4], g[5], g[6], ms, {f: v[sl] for f, v in cols.items()},
+                                   {k: v[sl] for k, v in keep.items()} if keep else keep, preds[sl],
+                                   proba[sl] if proba is not None else None, shadow=True)
+            st["done"] += 1
 
     def waiting(self) -> int: return len(self._q)
 
