@@ -129,7 +129,10 @@ def _times(vals) -> tuple:
     "(Arrow array, epoch seconds as a numpy array or None) of a time column's values: ISO texts become timestamps (naive UTC)."
     import numpy as np, pandas as pd, pyarrow as pa
     if vals and all(v is None or isinstance(v, str) for v in vals):
-        s = pd.to_datetime(pd.Series(vals, dtype=object), utc=True, errors="coerce", format="ISO8601")
+        codes, uniq = pd.factorize(pd.Series(vals, dtype=object))        # a batch repeats few dates: parse each once
+        parsed = pd.to_datetime(pd.Series(uniq, dtype=object), utc=True, errors="coerce", format="ISO8601")
+        s = (pd.Series(parsed.to_numpy()[codes], dtype=parsed.dtype).where(codes >= 0) if len(uniq)
+             else pd.Series(pd.NaT, index=range(len(vals)), dtype="datetime64[ns, UTC]"))
         if s.notna().sum() == sum(v is not None for v in vals):          # every value parsed: keep them as times
             return pa.array(s.dt.tz_localize(None)), (s - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
     return _arrow("any", vals), None
@@ -171,7 +174,9 @@ def segment_table(batch:Batch, opts:dict, key:bytes|None=None) -> tuple:
     ns = np.asarray(batch.n, np.int64)
     total, count = int(ns.sum()), len(ns)
     names, arrays, data_t = [], [], None
-    def add(name, arr): names.append(name); arrays.append(arr)
+    def add(name, arr):
+        names.append(name); arrays.append(arr)
+        time.sleep(0)            # let the request path have the GIL between columns (see above)
     features = [f for f in batch.features if f not in drop]
     passthrough = [c for c in batch.passthrough if c not in drop]
     for f, vals in zip(batch.features, batch.cols):

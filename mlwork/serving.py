@@ -624,12 +624,15 @@ class Shadow:
         return True
 
     MAX_BATCH = 256      # requests answered by one model call: a shadow that falls behind catches up in batches
+    GATHER_S = 0.02      # how long the thread lets requests gather before a call (callers never wait for it)
 
     def _run(self):
         while True:
             with self._cv:
                 while not self._q and not self._stop: self._cv.wait(1.0)
                 if not self._q: return
+                if len(self._q) < self.MAX_BATCH // 8 and not self._stop:
+                    self._cv.wait(self.GATHER_S)          # under load more arrive meanwhile: one call answers them all
                 group = [self._q.popleft()]
                 while self._q and len(group) < self.MAX_BATCH and self._q[0][0] == group[0][0] and self._q[0][1] is group[0][1] \
                         and self._q[0][3] == group[0][3]:
