@@ -159,7 +159,10 @@ def _no_model(self:MonitorPanel):
 @patch
 def _render_actions(self:MonitorPanel):
     lin = self._ws.monitor.lineage(self.name)
-    lin = lin[lin.action.isin(["retrain_started", "retrain_skipped", "retrain_finished", "promote", "rollback"])]
+    lin = lin[lin.action.isin(["retrain_started", "retrain_skipped", "retrain_finished", "promote", "rollback", "reject",
+                               # live traffic: the canary or shadow of a challenger and how it ended (mlwork.loop)
+                               "traffic_set", "traffic_advanced", "traffic_stopped", "canary_passed", "canary_blocked",
+                               "canary_promoted", "canary_rolled_back", "canary_inconclusive"])]
     rows = [[html.escape(str(v)) for v in (str(r["at"])[:19], r["action"],
              "" if r["version"] is None or r["version"] != r["version"] else r["version"], r["alias"] or "",
              r["report_id"] if r["report_id"] == r["report_id"] and r["report_id"] is not None else "",
