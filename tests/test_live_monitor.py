@@ -145,15 +145,8 @@ def test_monitor_job_reads_a_live_window(live):
 
 def _compare(mem, part):
     "A partitioned live report against the in-memory one of the same window: verdicts, scores within ε, figures."
-    assert [c.column for c in part.columns] == [c.column for c in mem.columns]
-    for m, s in zip(mem.columns, part.columns):
-        assert m.method == s.method and m.tested == s.tested, (m, s)
-        if m.score is not None:
-            eps = s.stats.get("epsilon", 0.0) if s.method in ("wasserstein", "ks") else 1e-9
-            assert abs(m.score - s.score) <= max(eps, 1e-9), (m.column, m.score, s.score, eps)
-        assert m.drifted == s.drifted or s.borderline, (m, s)
-    assert mem.dataset_drift == part.dataset_drift or part.meta["borderline"]
-    assert mem.prediction.drifted == part.prediction.drifted or part.prediction.borderline
+    from test_partsketch import _same_verdicts
+    _same_verdicts(mem, part)
     tm, tp = mem.meta["traffic"], part.meta["traffic"]
     assert {k: tp[k] for k in tm} == tm and tp["approximate"] == []         # few rows: every traffic figure exact
     pm, pp = pd.DataFrame(mem.meta["performance"]), pd.DataFrame(part.meta["performance"])
