@@ -60,11 +60,14 @@ def drift_heatmap(reports:list, widget:bool=False):
                       f"missing {c.get('missing_ref', 0):.1%} → {c.get('missing_cur', 0):.1%}"
                       + ("<br>" + html.escape(c.get("note") or "") if c.get("note") else ""))
         z.append(zr); text.append(tr); hover.append(hr)
+    height = max(300, 28 * len(features) + 140)
     heat = go.Heatmap(z=z, x=x, y=features, text=text, texttemplate="%{text}", customdata=hover,
                       hovertemplate="%{customdata}<extra>%{x}</extra>", zmin=0, zmax=SEVERITY_CAP,
                       colorscale=SEVERITY_COLORS,
-                      colorbar=dict(title="severity<br>(1 = threshold)"), xgap=2, ygap=2)
-    layout = dict(title="Drift per feature over time (click a cell)", height=max(300, 28 * len(features) + 140),
+                      # a bar of fixed length at the top: over 200 features the chart is 5,700 px tall and scrolls
+                      colorbar=dict(title="severity<br>(1 = threshold)", lenmode="pixels", len=min(260, height - 170),
+                                    y=1, yanchor="top"), xgap=2, ygap=2)
+    layout = dict(title="Drift per feature over time (click a cell)", height=height,
                   margin=dict(l=140, r=20, t=50, b=120), xaxis=dict(type="category", tickangle=-30, showgrid=False),
                   yaxis=dict(autorange="reversed", showgrid=False))
     return (go.FigureWidget if widget else go.Figure)(data=[heat], layout=layout)

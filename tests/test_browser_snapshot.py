@@ -1,16 +1,16 @@
 """Saved notebooks: the four widgets on the demo-like workspace of test_browser_widgets, run in real JupyterLab,
-saved like a person (Ctrl+S), then read from disk: each widget's output carries the widget view and a static
-`text/html` snapshot (at most 200 KB) that names the widget's key facts. The saved notebook is then
+saved like a person (Ctrl+S), then read from disk: each widget leaves two outputs, the widget view and a static
+`text/html` snapshot (at most 200 KB) that names the widget's key facts. While the widgets are live the snapshots are
+hidden. The saved notebook is then
 
 * exported with `jupyter nbconvert --to html` and opened in Chromium (what an HTML export or a code-hosting site
   shows: no kernel, no widget state): every snapshot is there, photographed as `saved-html-NAME.png`;
 * opened again in JupyterLab as a notebook it did not save itself (a copy from a clone, untrusted): JupyterLab draws
-  the snapshots, not "model not found" (`saved-lab.png`).
-
-A notebook JupyterLab saved itself is trusted: JupyterLab then gives the output to the widget manager, which says
-"Error displaying widget: model not found" once the kernel that held the model is gone; the test prints what it
-shows there (see issue 20) without asserting it."""
-import json, subprocess
+  the snapshots, not "model not found" (`saved-lab.png`);
+* opened again as JupyterLab saved it (trusted, a new kernel without the widgets' models): the widget manager gives
+  up on each widget ("Error displaying widget: model not found"); the snapshot's style hides that error and shows
+  the snapshot (`saved-lab-trusted.png`)."""
+import subprocess
 import nbformat
 from jupyter_browser import (JUPYTER, SCREENSHOTS, open_notebook, run_all, screenshot, wait_kernel_idle,
                              write_notebook)
@@ -50,13 +50,19 @@ def test_saved_notebook_shows_snapshots(jupyter_lab, browser_page):
         expect(cells.nth(i + 1).locator(WIDGETS[name][1]).first).to_be_visible(timeout=60_000)
     wait_kernel_idle(page)
 
-    # saved: each widget's output has the view and the snapshot
+    # live: the widgets are drawn and their snapshots hidden
+    live = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mlwork-snapshot")
+    expect(live).to_have_count(len(DEMO))
+    assert not any(live.nth(i).is_visible() for i in range(len(DEMO))), "a snapshot shows below its live widget"
+
+    # saved: each widget left two outputs, the view and the snapshot
     nb = _save(page, path)
     snaps = {}
     for i, name in enumerate(DEMO):
-        data = [o for o in nb.cells[i + 1].outputs if o.output_type in ("display_data", "execute_result")][0].data
-        assert VIEW in data and "text/html" in data, (name, list(data))
-        snaps[name] = data["text/html"]
+        outs = [o.data for o in nb.cells[i + 1].outputs if o.output_type in ("display_data", "execute_result")]
+        assert len(outs) == 2 and VIEW in outs[0] and "text/html" not in outs[0] and list(outs[1]) == ["text/html"], \
+            (name, [list(d) for d in outs])
+        snaps[name] = outs[1]["text/html"]
         print(f"{name}: snapshot {len(snaps[name].encode()) / 1000:.1f} KB")
         assert len(snaps[name].encode()) <= 200_000, name
         missing = [f for f in FACTS[name] if f not in snaps[name]]
@@ -88,11 +94,18 @@ def test_saved_notebook_shows_snapshots(jupyter_lab, browser_page):
     shots.nth(0).scroll_into_view_if_needed()
     screenshot(page, SCREENSHOTS / "saved-lab.png")
 
-    # reopened as JupyterLab saved it (trusted): what the widget manager shows, for the report
+    # reopened as JupyterLab saved it (trusted, a new kernel): the snapshots stand in for "model not found"
     jupyter_lab.shutdown_sessions()
     open_notebook(page, jupyter_lab, "saved/saved.ipynb")
-    page.wait_for_timeout(3000)
-    outs = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-OutputArea-output")
-    seen = [t.strip()[:80] for t in outs.all_inner_texts()]
-    print(f"trusted saved notebook reopened, outputs: {json.dumps(seen, ensure_ascii=False)}")
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    errors = panel.locator(".jp-OutputArea-output.jupyter-widgets")
+    expect(errors).to_have_count(len(DEMO), timeout=30_000)                 # the manager gave up on every widget...
+    shots = panel.locator(".mlwork-snapshot")
+    for i, name in enumerate(DEMO):
+        expect(shots.nth(i)).to_be_visible()                                 # ...and the snapshots show instead
+        expect(shots.nth(i)).to_contain_text(FACTS[name][-1])
+        assert not errors.nth(i).is_visible(), f"{name}: 'model not found' is still shown"
+    seen = [t.strip()[:80] for t in panel.locator(".jp-CodeCell .jp-OutputArea-output").all_inner_texts() if t.strip()]
+    assert not any("model not found" in t for t in panel.inner_text().splitlines()), seen
+    shots.nth(0).scroll_into_view_if_needed()
     screenshot(page, SCREENSHOTS / "saved-lab-trusted.png")

@@ -4,14 +4,15 @@
 
 # %% ../../nbs/09a_widgets_base.ipynb #09a-widgets-base-002
 from __future__ import annotations
-import functools, html, math, sys, traceback
+import functools, html, math, re, sys, traceback
 import ipywidgets as W
 
 # %% auto #0
 __all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BORDER', 'GOOD', 'BAD', 'GOOD_BG', 'BAD_BG', 'THEME_CSS', 'SNAPSHOT_MAX',
-           'SNAPSHOT_ROWS', 'SNAPSHOT_POINTS', 'plot_theme', 'theme_style', 'themed', 'good', 'bad', 'delta_html',
-           'error_output', 'ErrorPane', 'empty_note', 'ChartSlot', 'html_table', 'fmt_number', 'fmt_percent',
-           'fmt_duration', 'fmt_time', 'served_frame', 'served_html', 'figure_summary', 'snapshot_parts', 'Snapshot']
+           'SNAPSHOT_ROWS', 'SNAPSHOT_POINTS', 'SNAPSHOT_STYLE', 'plot_theme', 'theme_style', 'themed', 'good', 'bad',
+           'delta_html', 'error_output', 'ErrorPane', 'empty_note', 'ChartSlot', 'html_table', 'fmt_number',
+           'fmt_percent', 'fmt_duration', 'fmt_time', 'served_frame', 'served_html', 'figure_summary', 'snapshot_parts',
+           'Snapshot']
 
 # %% ../../nbs/09a_widgets_base.ipynb #515c796b
 # Okabe & Ito's palette (the last, black, made grey so that it shows on a dark background too)
@@ -269,6 +270,14 @@ def served_html(frame,                # `served_frame` / `mlwork.serving.served`
 SNAPSHOT_MAX = 200_000     # characters of a widget's static snapshot
 SNAPSHOT_ROWS = 20         # rows of a table of data in it
 SNAPSHOT_POINTS = 30       # a bar chart with more bars is a line in it, not a table
+# In JupyterLab (trusted): the snapshot is hidden below a widget that is drawn or loading (its output has no
+# data-mime-type and not the class `jupyter-widgets`); a widget the manager gave up on (its output has the class
+# `jupyter-widgets` and the words "model not found") is hidden above its snapshot. `:has` is not nested (CSS forbids it).
+SNAPSHOT_STYLE = ("<style>"
+    ".jp-OutputArea-child:has(> .jp-OutputArea-output:not([data-mime-type]):not(.jupyter-widgets))"
+    " + .jp-OutputArea-child:has(.mlwork-snapshot){display:none}"
+    ".jp-OutputArea-child:has(> .jp-OutputArea-output.jupyter-widgets):has(+ .jp-OutputArea-child .mlwork-snapshot)"
+    "{display:none}</style>")
 
 def _hidden(w) -> bool:
     lay = getattr(w, "layout", None)          # a plotly FigureWidget's `layout` is its figure's
@@ -311,6 +320,13 @@ def _choice(w) -> str:
     return (f"<span style='color:{MUTED};margin-right:12px'>{html.escape(label)}{': ' if label else ''}"
             f"<b>{html.escape(str(value))}</b></span>")
 
+_CLASSES = re.compile(r"""(class=)(['"])([^'"]*)\2""")
+
+def _copied(text:str) -> str:
+    "A widget's HTML copied into its snapshot: its `mlwork-*` classes become `snap-mlwork-*`, so CSS and tests find the live widget's alone."
+    return _CLASSES.sub(lambda m: m[1] + m[2] + " ".join("snap-" + c if c.startswith("mlwork-") else c
+                                                         for c in m[3].split()) + m[2], text)
+
 def snapshot_parts(w, special=None) -> str:
     "Static HTML of widget `w` and what it holds (`special(w)` returns a part's HTML, or None for the default)."
     pb = sys.modules.get("plotly.basedatatypes")    # no plotly imported: no figure (and no import before first paint)
@@ -327,7 +343,7 @@ def snapshot_parts(w, special=None) -> str:
         inner = "".join(snapshot_parts(c, special) for c in w.children)
         return (f"<div style='display:flex;flex-wrap:wrap;gap:8px;align-items:baseline'>{inner}</div>" if row and inner
                 else inner)
-    if isinstance(w, (W.HTML, W.HTMLMath)): return f"<div>{w.value}</div>" if w.value else ""
+    if isinstance(w, (W.HTML, W.HTMLMath)): return f"<div>{_copied(w.value)}</div>" if w.value else ""
     if isinstance(w, W.Label): return f"<span>{html.escape(w.value)}</span>" if w.value else ""
     if isinstance(w, W.Output):
         text = "".join(o.get("text", "") for o in w.outputs)
@@ -353,7 +369,17 @@ class Snapshot:
         return (f"<div class='mlwork-snapshot' style='color:{TEXT};border:1px solid {BORDER};border-radius:4px;"
                 f"padding:8px 12px;font-size:13px'>{note}{body}</div>")
 
+    def snapshot_bundle(self) -> dict:
+        "The display bundle of the snapshot output: `SNAPSHOT_STYLE` and `snapshot_html`."
+        return {"text/html": SNAPSHOT_STYLE + self.snapshot_html()}
+
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None: bundle["text/html"] = self.snapshot_html()
+        if bundle is not None: bundle["text/plain"] = ""    # the snapshot below says what it is, not `VBox(children=…)`
         return bundle
+
+    def _ipython_display_(self, **kwargs):
+        "Displayed: the widget view, then its snapshot (see above)."
+        from IPython.display import display
+        display(self._repr_mimebundle_(), raw=True)
+        display(self.snapshot_bundle(), raw=True)

@@ -26,10 +26,17 @@ def status_label(status) -> str:
     if not isinstance(status, str): return ""
     return f"{STATUS_SIGNS.get(status, '?')} {status.lower()}"
 
+def _minutes(times):
+    "UTC times as 'YYYY-MM-DD HH:MM' text (numpy's formatting: 3x faster than strftime over 10,000 runs), '' for none."
+    import numpy as np, pandas as pd
+    times = pd.to_datetime(times, utc=True)           # naive times are taken as UTC, as strftime showed them
+    text = np.datetime_as_string(times.dt.tz_convert(None).to_numpy(dtype="datetime64[m]"), unit="m")
+    return pd.Series([t.replace("T", " ") for t in text.tolist()], index=times.index, dtype=object).where(times.notna(), "")
+
 def runs_table(df, columns:list):
     "The runs as the browser's table shows them: short id, name, status, start, duration (s), then `columns`."
     base = df.assign(run_id=df.run_id.str[:8], name=df["name"].fillna("").astype(str), status=df.status.map(status_label),
-                     start=df.start.dt.strftime("%Y-%m-%d %H:%M"), **{"duration (s)": df.duration.astype("float64").round(2)})
+                     start=_minutes(df.start), **{"duration (s)": df.duration.astype("float64").round(2)})
     out = base[["run_id", "name", "status", "start", "duration (s)"] + [c for c in columns if c in df.columns]].copy()
     for c in out.columns:
         if out[c].dtype.kind == "f" and c != "duration (s)": out[c] = out[c].round(4)
@@ -91,10 +98,10 @@ class ExperimentBrowser(Snapshot, ErrorPane, W.VBox):
                                 continuous_update=False, layout=W.Layout(width="520px"))
         self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="100px"))
         self.auto = W.Checkbox(description="auto-refresh (5 s)", value=False, indent=False)
-        self.export_button = W.Button(description="Export HTML", icon="download", layout=W.Layout(width="130px"))
-        self.chooser = W.SelectMultiple(rows=6, layout=W.Layout(width="300px"), description="columns")
-        self._df = self._query(where)
-        self.columns = columns or self._default_columns(self._df)
+        self.export_button = W.Button(description="Export HTML", icon="download", layout=W.Layout(width="140px"))
+        self.chooser = W.SelectMultiple(rows=6, layout=W.Layout(width="190px"))      # its label above it: the table gets the width
+        self._chooser_box = W.VBox([W.HTML(f"<span style='color:{MUTED}'>columns</span>"), self.chooser],
+                                   layout=W.Layout(flex="0 0 auto", margin="0 0 0 8px"))
         # every update must repeat the options: itables falls back to its defaults (and downsamples) otherwise
         # select.keys: Tab reaches the rows, Up/Down move between them, Space or Enter selects (DataTables Select 3);
         # KEYS_TO_TABLE: JupyterLab leaves those keys to the table (Up/Down would move between cells)
@@ -102,10 +109,17 @@ class ExperimentBrowser(Snapshot, ErrorPane, W.VBox):
                                scrollCollapse=True, deferRender=True, scrollX=True, classes="display compact", format_floats_in_python=False,
                                drawCallback=JavascriptFunction(KEYS_TO_TABLE))
         # scrollCollapse: a few runs take a few rows' height; flex: the table narrows (and scrolls) beside the chooser
+        # the table's model first: the browser loads its code (itables' 620 KB module) while the runs are queried
         self.grid = ITable(None, **self._grid_opts)
         self.grid.layout = W.Layout(flex="1 1 auto", min_width="0")
-        self._rest = None                   # the timer that sends the rows after the first PAGE_ROWS
-        self._set_grid(rows=PAGE_ROWS)      # a first page now, the rest once the widget is on screen (first open ≤ 1 s)
+        # the first page of runs now; the others load in a thread (`_load_rest`) while the browser draws the table
+        self._loaded, self._loader, self._rest, self._shown_at = threading.Event(), None, None, None
+        self._grid_lock = threading.Lock()
+        page = self._query(where, limit=PAGE_ROWS + 1)
+        self._df = page.head(PAGE_ROWS)
+        if len(page) <= PAGE_ROWS: self._loaded.set()
+        self.columns = columns or self._default_columns(self._df)
+        self._set_grid()
         self._layout = plot_theme(height=360, margin=dict(l=40, r=10, t=40, b=40))
         self.slots = [ChartSlot("", self._layout, width="760px") for _ in range(4)]     # bars, curves, parallel, overlay
         self.x_metric, self.y_metric = W.Dropdown(description="x"), W.Dropdown(description="y")
@@ -131,13 +145,33 @@ class ExperimentBrowser(Snapshot, ErrorPane, W.VBox):
         self._wire()
         self.children = [W.HTML(f"<h3 style='margin:4px 0'>{html.escape(experiment)}</h3>"),
                          W.HBox([self.where_box, self.refresh_button, self.auto, self.export_button]),
-                         self.status, self.errors, W.HBox([self.grid, self.chooser]),
+                         self.status, self.errors,
+                         W.HBox([self.grid, self._chooser_box]),
                          W.HBox([self.tag_box, self.tag_button, self.note_box, self.note_button, self.register_button]),
                          self.tabs]
         themed(self)                        # light and dark themes (see widgets.base)
         self._set_options()
         self._say_nothing_selected()
-        self._say(f"{len(self._df):,} runs")
+        if self._loaded.is_set(): self._say(f"{len(self._df):,} runs")
+        else:
+            self._say(f"the newest {PAGE_ROWS} runs; loading the others…")
+            self._rest = self._loader = threading.Thread(target=self._load_rest, args=(where, columns is None),
+                                                         daemon=True, name="mlwork-compare")
+            self._rest.start()
+
+    @property
+    def _df(self):
+        "The runs shown (all of them: outside the loading thread, waits until the runs after the first page are in)."
+        if self._loader is not None and threading.current_thread() is not self._loader: self.wait()
+        return self._frame
+
+    @_df.setter
+    def _df(self, df): self._frame = df
+
+    def wait(self, timeout:float|None=60) -> "ExperimentBrowser":
+        "Block until every run is loaded (those after the first page load in a thread); raises TimeoutError."
+        if not self._loaded.wait(timeout): raise TimeoutError(f"ExperimentBrowser is still loading the runs of {self.experiment!r}.")
+        return self
 
 # %% ../../nbs/13_browser.ipynb #13-browser-017
 @patch
@@ -163,11 +197,11 @@ def _wire(self:ExperimentBrowser):
         w.observe(g(lambda ch: self._update_tab(force=True)), names="value")
 
 @patch
-def _query(self:ExperimentBrowser, where):
+def _query(self:ExperimentBrowser, where, limit=None):
     "The runs; an unknown experiment's warning (with the close names) is kept for the widget to say, not printed."
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = self.ws.runs(self.experiment, where=where or None)
+        df = self.ws.runs(self.experiment, where=where or None, limit=limit)
     self._unknown = next((str(w.message) for w in caught if issubclass(w.category, UnknownExperimentWarning)), None)
     for w in caught:
         if not issubclass(w.category, UnknownExperimentWarning): warnings.showwarning(w.message, w.category, w.filename, w.lineno)
@@ -185,27 +219,45 @@ def _default_columns(self:ExperimentBrowser, df) -> list:
 def _shown(self:ExperimentBrowser): return runs_table(self._df, self.columns)
 
 @patch
-def _set_grid(self:ExperimentBrowser, rows:int|None=None):
-    "Send the table's rows to the browser: the first `rows` (all when None); `grid.df` is always every run shown."
+def _set_grid(self:ExperimentBrowser):
+    "Send the table's rows to the browser; `grid.df` is every run shown (the first page until the others are loaded)."
     from itables.javascript import get_itables_extension_arguments
-    shown = self._shown()
-    args, _ = get_itables_extension_arguments(shown.head(0), None, **self._grid_opts)     # the header and options
-    args["data_json"] = rows_json(shown if rows is None else shown.head(rows))
-    self.complete = rows is None or rows >= len(shown)
-    pos = {r: i for i, r in enumerate(self._df.run_id)}
-    self.grid._df = shown
-    self.grid._dt_args = args
-    self.grid.selected_rows = [pos[r] for r in self.selected if r in pos]
+    with self._grid_lock:                   # the loading thread and the kernel's thread: the last one sends the newest runs
+        complete, df = self._loaded.is_set(), self._df
+        shown = runs_table(df, self.columns)
+        args, _ = get_itables_extension_arguments(shown.head(0), None, **self._grid_opts)     # the header and options
+        args["data_json"] = rows_json(shown)
+        pos = {r: i for i, r in enumerate(df.run_id)}
+        self.grid._df = shown
+        self.grid._dt_args = args
+        self.grid.selected_rows = [pos[r] for r in self.selected if r in pos]
+        self.complete = complete
+
+@patch
+def _load_rest(self:ExperimentBrowser, where, pick_columns:bool):
+    "In a thread: every run; then, `REST_AFTER` s after the widget was shown (at once if it was not), the table's rows."
+    def load():
+        self._df = full = self.ws.runs(self.experiment, where=where or None)
+        # the default columns again, over every run, unless the user chose some already
+        return ("loaded", self._default_columns(full) if pick_columns
+                and self.columns == self._default_columns(full.head(PAGE_ROWS)) else None)
+    try: done = self._guard(load)()       # an error is shown in the widget's pane
+    finally: self._loaded.set()
+    if done is None: return
+    wanted = done[1]
+    if self._shown_at is not None: time.sleep(max(0.0, self._shown_at + REST_AFTER - time.monotonic()))
+    def rest():
+        self._set_options()
+        if wanted is not None and wanted != self.columns: self.columns = wanted     # sends the rows (`_on_columns`)
+        else: self._set_grid()
+        self._say(f"{len(self._df):,} runs")
+    self._guard(rest)()
 
 @patch
 def _repr_mimebundle_(self:ExperimentBrowser, **kwargs):
-    "Shown: the rows after the first page follow `REST_AFTER` seconds later (the first picture does not wait for them)."
-    bundle = super(ExperimentBrowser, self)._repr_mimebundle_(**kwargs)
-    if not self.complete and self._rest is None:
-        self._rest = threading.Timer(REST_AFTER, self._guard(lambda: None if self.complete else self._set_grid()))
-        self._rest.daemon = True
-        self._rest.start()
-    return bundle
+    "Shown: the time is noted; the rows after the first page follow `REST_AFTER` s later (the first picture does not wait)."
+    if self._shown_at is None: self._shown_at = time.monotonic()
+    return super(ExperimentBrowser, self)._repr_mimebundle_(**kwargs)
 
 @patch
 def _set_options(self:ExperimentBrowser):
@@ -241,6 +293,7 @@ def _update_grid(self:ExperimentBrowser): self._set_grid()
 def refresh(self:ExperimentBrowser):
     "Query the runs again: new runs appear, changed runs update, the selection stays."
     t0 = time.perf_counter()
+    self.wait()                             # the first load is done (else it would replace what this one reads)
     self._df = self._query(self.where)
     self._set_options()
     keep = [r for r in self.selected if r in set(self._df.run_id)]
@@ -392,12 +445,13 @@ def compare(ws, experiment:str, where:str="", columns:list|None=None) -> Experim
 @patch
 def _snapshot_part(self:ExperimentBrowser, w):
     "The filter, the table as its first `SNAPSHOT_ROWS` runs (selected ones marked), the column chooser as nothing."
-    if w is self.chooser: return ""
+    if w is self._chooser_box: return ""
     if w is self.where_box: return f"<span>where <b>{html.escape(w.value)}</b></span>" if w.value else ""
     if w is not self.grid: return None
-    shown, chosen = self.grid.df, set(self.selected)
+    df, chosen = self._df, set(self.selected)
+    shown = runs_table(df.head(SNAPSHOT_ROWS), self.columns)
     rows = [[("▶ " if r in chosen else "") + html.escape(str(v)) if j == 0 else html.escape(str(v)) for j, v in enumerate(row)]
-            for r, row in zip(self._df.run_id[:SNAPSHOT_ROWS], shown.head(SNAPSHOT_ROWS).itertuples(index=False))]
-    more = len(shown) - len(rows)
+            for r, row in zip(df.run_id, shown.itertuples(index=False))]
+    more = len(df) - len(rows)
     return (html_table(list(shown.columns), rows, "mlwork-snapshot-runs", nowrap=range(len(shown.columns)))
             + (f"<div style='color:{MUTED}'>… and {more:,} more runs</div>" if more > 0 else ""))
