@@ -1382,6 +1382,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                           'mlwork/widgets/explore.py'),
                                         'mlwork.widgets.explore.DataExplorer._render_table': ( 'explore.html#dataexplorer._render_table',
                                                                                                'mlwork/widgets/explore.py'),
+                                        'mlwork.widgets.explore.DataExplorer._snapshot_part': ( 'explore.html#dataexplorer._snapshot_part',
+                                                                                                'mlwork/widgets/explore.py'),
                                         'mlwork.widgets.explore.DataExplorer._target_for': ( 'explore.html#dataexplorer._target_for',
                                                                                              'mlwork/widgets/explore.py'),
                                         'mlwork.widgets.explore.DataExplorer.first_feature': ( 'explore.html#dataexplorer.first_feature',

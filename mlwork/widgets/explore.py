@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from ..fmt import kv_html
 from ..profile import profile as make_profile, Profile
 from ..schema import Schema, check_frame, column_kind
-from .base import (ErrorPane, Snapshot, ChartSlot, error_output, html_table, fmt_number, fmt_percent, fmt_time,
+from .base import (ErrorPane, Snapshot, ChartSlot, error_output, empty_note, html_table, fmt_number, fmt_percent, fmt_time,
                                  plot_theme, themed, BAD)
 
 # %% auto #0
@@ -387,10 +387,18 @@ def explore(data, reference=None, target:str|None=None, sample:int=50_000) -> Da
     return DataExplorer(data, reference=reference, target=target, sample=sample)
 
 # %% ../../nbs/10_explore.ipynb #91e17d02
-SNAPSHOT_WAIT = 3.0       # seconds the snapshot waits for profiling to finish
+SNAPSHOT_WAIT = 5.0       # seconds the snapshot waits for profiling (and the first charts) to finish
 
 @patch
 def snapshot_html(self:DataExplorer) -> str:
     "The explorer as static HTML (see `widgets.base.Snapshot`), once profiling is done (or after `SNAPSHOT_WAIT` s)."
     self._done.wait(SNAPSHOT_WAIT)
     return Snapshot.snapshot_html(self)
+
+@patch
+def _snapshot_part(self:DataExplorer, w):
+    "Charts not drawn yet when the snapshot is taken: one sentence saying so, not three 'Profiling…' boxes."
+    slots = (self.dist_slot, self.target_slot, self.missing_slot)
+    if self._done.is_set() or not any(w is s for s in slots): return None
+    return "" if w is not slots[0] else empty_note(
+        f"Still profiling {SNAPSHOT_WAIT:.0f} s after the cell ran, when this snapshot was taken: run the cell to see the charts.")
