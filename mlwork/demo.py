@@ -259,5 +259,5 @@ def run_live(ws, name:str=LIVE, echo=print, n_customers:int=3000, seed:int=7) ->
 
 def _server_models(ws, name:str) -> list:
     "The live servers' rows (their heartbeats)."
-    from mlwork.serving import _server_rows, SERVING_DEFAULTS
-    return _server_rows(ws.store, False, SERVING_DEFAULTS["heartbeat"])
+    from mlwork.serving import server_rows, SERVING_DEFAULTS
+    return server_rows(ws.store, False, SERVING_DEFAULTS["heartbeat"])

@@ -10,7 +10,7 @@ import numpy as np
 from .errors import MlworkError, SettingsError
 from .registry import GateResult, policy as promotion_policy
 from . import predlog, sequential as sq, traffic as tr
-from .serving import _server_rows, SERVING_DEFAULTS
+from .serving import server_rows, SERVING_DEFAULTS
 from .store import alias_history
 import sqlalchemy as sa
 
@@ -102,7 +102,7 @@ def _since(store, name:str, p:tr.Policy, alias:str|None) -> float|None:
 def _heartbeat_counts(store, name:str) -> dict:
     "alias -> {'requests', 'errors', 'p99_ms'} summed over the live servers of `name` (p99: the worst)."
     out = {}
-    for r in _server_rows(store, False, SERVING_DEFAULTS["heartbeat"]):
+    for r in server_rows(store, False, SERVING_DEFAULTS["heartbeat"]):
         for a, v in (((r["models"] or {}).get(name) or {}).get("variants") or {}).items():
             o = out.setdefault(a, {"requests": 0, "errors": 0, "p99_ms": None})
             o["requests"] += v.get("requests", 0); o["errors"] += v.get("errors", 0)
@@ -115,7 +115,7 @@ def _losses(w, tgt:str, classes):
     if not lab.any(): return np.zeros(0), lab
     sub = w[lab]
     if classes:
-        P = sub[[f"_proba_{predlog._text(c)}" for c in classes]].to_numpy(float)
+        P = sub[[f"_proba_{predlog.as_text(c)}" for c in classes]].to_numpy(float)
         y = sub[tgt].map(lambda v: _as_class(v, classes)).to_numpy(object)
         return sq.row_losses(y, proba=P, classes=list(classes), kind="classification"), lab
     return sq.row_losses(sub[tgt].to_numpy(float), y_pred=sub["_prediction"].to_numpy(float), kind="regression"), lab
@@ -123,7 +123,7 @@ def _losses(w, tgt:str, classes):
 def _as_class(v, classes):
     "A label as sent (12, 12.0, '12', true) as the class it names."
     for c in classes:
-        if v == c or predlog._text(v) == predlog._text(c): return c
+        if v == c or predlog.as_text(v) == predlog.as_text(c): return c
     return v
 
 def _variant(w, alias, version, role, tgt, classes, counts) -> tuple:
@@ -143,7 +143,7 @@ def _variant(w, alias, version, role, tgt, classes, counts) -> tuple:
         v.loss = st.to_dict()
         if classes:
             sub = w[lab]
-            correct = int((sub["_prediction"].astype(str).to_numpy() == sub[tgt].map(lambda x: predlog._text(_as_class(x, classes))).to_numpy()).sum())
+            correct = int((sub["_prediction"].astype(str).to_numpy() == sub[tgt].map(lambda x: predlog.as_text(_as_class(x, classes))).to_numpy()).sum())
             v.metric = sq.metric_interval("accuracy", correct=correct, n=v.labelled).to_dict()
         else: v.metric = sq.metric_interval("rmse", stats=st).to_dict()
     return v, losses, lab

@@ -718,12 +718,12 @@ class _Distinct:
 def _live_index(store, name:str, since:float|None, until:float|None) -> dict:
     "What the index of `name`'s log says of [since, until) before anything is read: its segments (cut as `predlog.window` cuts), rows, columns."
     from mlwork import predlog
-    cols = predlog._latest_columns(store, name)
-    if cols is None: predlog._check_model(store, name)
+    cols = predlog.latest_columns(store, name)
+    if cols is None: predlog.check_model(store, name)
     cols = cols or {}
     tcol = (cols.get("roles") or {}).get("time")
     with store.transaction(write=False) as conn:
-        rows = conn.execute(predlog._query(name, since, until, None, "data" if tcol else "request")).mappings().all()
+        rows = conn.execute(predlog.segments_query(name, since, until, None, "data" if tcol else "request")).mappings().all()
     segs = [dict(r) for r in rows if r["digest"]]
     return {"segments": segs, "rows": int(sum(r["rows"] for r in segs)), "cut_on": tcol or "_time", "columns": cols,
             "dropped_rows": int(sum(r["dropped_rows"] for r in rows)), "sampled_out": int(sum(r["sampled_out"] for r in rows))}
@@ -740,7 +740,7 @@ def _in_window(df, cut_on:str, t0, t1):
     import numpy as np
     from mlwork import predlog
     col = cut_on if cut_on in df and str(df[cut_on].dtype).startswith("datetime") else "_time"
-    t = predlog._epoch(df[col]).to_numpy()
+    t = predlog.epoch_seconds(df[col]).to_numpy()
     keep = np.ones(len(df), dtype=bool)
     if t0 is not None: keep &= t >= t0
     if t1 is not None: keep &= t < t1
@@ -757,8 +757,8 @@ def _entity_part(digest, st:dict):
     idc = st["idc"]
     df = _in_window(_segment(st["blobs"], digest, ["_request_id", "_row", "_time", idc, st["cut_on"]]), st["cut_on"], st["t0"], st["t1"])
     if not len(df) or idc not in df: return None
-    rows = pd.DataFrame({"_e": df[idc].map(lambda v: None if v is None or v != v else predlog._text(v)).tolist(),
-                         "_t": predlog._epoch(df["_time"]).to_numpy(), "_request_id": df["_request_id"].astype(str).to_numpy(),
+    rows = pd.DataFrame({"_e": df[idc].map(lambda v: None if v is None or v != v else predlog.as_text(v)).tolist(),
+                         "_t": predlog.epoch_seconds(df["_time"]).to_numpy(), "_request_id": df["_request_id"].astype(str).to_numpy(),
                          "_row": df["_row"].to_numpy()})
     m = st["ents"].merge(rows, left_on="entity", right_on="_e")
     return _latest(m[m["_t"] <= m["at"]][["i", "_t", "_request_id", "_row"]])
@@ -840,7 +840,7 @@ def live_frame(store, blobs, name:str, since=None, until=None, target:str|None=N
     for s in reversed(segs):                                  # the newest segment's order first
         c = s["columns"] or {}
         logged += list(c.get("passthrough") or []) + list(c.get("features") or [])
-    proba = [f"{predlog.PROBA}{predlog._text(c)}" for c in (cols.get("classes") or [])]
+    proba = [f"{predlog.PROBA}{predlog.as_text(c)}" for c in (cols.get("classes") or [])]
     columns = list(dict.fromkeys(logged + [predlog.PREDICTION] + proba + list(predlog.META)))
     idx.update(since=t0, until=t1, target=tgt, logged=list(dict.fromkeys(logged)), frame_columns=columns,
                what=f"prediction log of {name}: {predlog.iso(t0)} → {predlog.iso(t1)}, {len(segs)} segment(s), cut on {idx['cut_on']}")

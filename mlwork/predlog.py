@@ -16,9 +16,10 @@ from .store import prediction_segments as segments_t, feedback as feedback_t, mo
 from .serving import InputProblem, InvalidInput
 
 # %% auto #0
-__all__ = ['META', 'PREDICTION', 'PROBA', 'HASH_ENV', 'PredLogError', 'hash_key', 'hash_value', 'when', 'iso', 'Batch',
-           'segment_table', 'LogWriter', 'sweep', 'segments', 'traffic', 'window', 'parse_labels', 'match',
-           'FeedbackResult', 'record_feedback', 'rematch', 'labelled', 'to_dataset']
+__all__ = ['META', 'PREDICTION', 'PROBA', 'HASH_ENV', 'PredLogError', 'as_text', 'hash_key', 'hash_value', 'when', 'iso', 'Batch',
+           'segment_table', 'LogWriter', 'sweep', 'latest_columns', 'check_model', 'segments_query', 'segments',
+           'traffic', 'read_segment', 'epoch_seconds', 'window', 'parse_labels', 'match', 'FeedbackResult',
+           'record_feedback', 'rematch', 'labelled', 'to_dataset']
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-006
 META = ("_request_id", "_row", "_time", "_version", "_key", "_latency_ms")
@@ -28,7 +29,7 @@ HASH_ENV = "MLWORK_LOG_HASH_KEY"                      # the key of hashed column
 class PredLogError(MlworkError, ValueError):
     "A read of the prediction log, or labels for it, cannot be done as asked."
 
-def _text(v) -> str:
+def as_text(v) -> str:
     "A value as the text ids are compared (and hashed) as: 12, 12.0 and '12' agree; booleans as true/false."
     if isinstance(v, bool): return "true" if v else "false"
     if isinstance(v, float) and v.is_integer(): return str(int(v))
@@ -43,7 +44,7 @@ def hash_key() -> bytes|None:
 def hash_value(v, key:bytes|None=None) -> str|None:
     "What the log writes for a value of a hashed column: 32 hex characters of HMAC-SHA256(key, text) or SHA-256(text)."
     if v is None or (isinstance(v, float) and v != v): return None
-    b = _text(v).encode()
+    b = as_text(v).encode()
     return (hmac.new(key, b, hashlib.sha256) if key else hashlib.sha256(b)).hexdigest()[:32]
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-009
@@ -147,7 +148,7 @@ def _arrow(kind:str, vals:list):
         if kind == "datetime": return _times(vals)[0]
         return pa.array(vals)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-        return pa.array([None if v is None else _text(v) for v in vals], pa.string())
+        return pa.array([None if v is None else as_text(v) for v in vals], pa.string())
 
 def _hashed(vals:list, key):
     import pyarrow as pa
@@ -162,7 +163,7 @@ def _texts(vals:list):
     import pyarrow as pa
     try: return pa.array(vals, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return pa.array([None if v is None else _text(v) for v in vals], pa.string())
+        return pa.array([None if v is None else as_text(v) for v in vals], pa.string())
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-013
 def segment_table(batch:Batch, opts:dict, key:bytes|None=None) -> tuple:
@@ -190,7 +191,7 @@ def segment_table(batch:Batch, opts:dict, key:bytes|None=None) -> tuple:
     add(PREDICTION, _arrow("any", batch.preds))
     if loaded.classes is not None and batch.proba is not None:
         P = np.asarray(batch.proba, dtype="float64").reshape(total, len(loaded.classes))
-        for j, c in enumerate(loaded.classes): add(f"{PROBA}{_text(c)}", pa.array(P[:, j]))
+        for j, c in enumerate(loaded.classes): add(f"{PROBA}{as_text(c)}", pa.array(P[:, j]))
     at = np.repeat(np.asarray(batch.at, np.float64), ns)
     add("_request_id", pa.array(np.repeat(np.array(batch.request_id, dtype=object), ns), pa.string()))
     row = (np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)).astype(np.int32)
@@ -439,20 +440,20 @@ def sweep(store, blobs, name:str, days:float, now:float|None=None) -> dict:
     return {"segments": len(ids), "blobs": gone, "labels": labels}
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-024
-def _latest_columns(store, name:str) -> dict|None:
+def latest_columns(store, name:str) -> dict|None:
     "The `columns` of `name`'s newest segment (roles, features, hashed, dropped, classes), or None when nothing is logged."
     c = segments_t.c
     with store.transaction(write=False) as conn:
         return conn.execute(sa.select(c.columns).where(c.model == name, c.digest.isnot(None))
                             .order_by(c.last_at.desc()).limit(1)).scalar()
 
-def _check_model(store, name:str):
+def check_model(store, name:str):
     with store.transaction(write=False) as conn:
         if conn.execute(sa.select(models_t.c.name).where(models_t.c.name == name)).first() is None:
             names = conn.execute(sa.select(models_t.c.name).order_by(models_t.c.name)).scalars().all()
             raise NotFoundError(f"No model named {name!r}; models: {', '.join(names) or '(none)'}.")
 
-def _query(name, t0, t1, version, cut, shadow:bool=False):
+def segments_query(name, t0, t1, version, cut, shadow:bool=False):
     "The index rows of `name`'s served answers (`shadow`: of its shadow's) overlapping [t0, t1) on the `cut` time."
     c = segments_t.c
     q = sa.select(segments_t).where(c.model == name, c.shadow == sa.true() if shadow else c.shadow == sa.false())
@@ -468,7 +469,7 @@ def segments(store, name:str, since=None, until=None, version=None, on:str="requ
     now = time.time()
     t0, t1 = when(since, now, "since"), when(until, now, "until")
     with store.transaction(write=False) as conn:
-        rows = conn.execute(_query(name, t0, t1, version, "data" if on == "data" else "request", shadow)).mappings().all()
+        rows = conn.execute(segments_query(name, t0, t1, version, "data" if on == "data" else "request", shadow)).mappings().all()
     df = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in segments_t.columns])
     for col in ("first_at", "last_at", "data_first", "data_last", "created_at"):
         df[col] = pd.to_datetime(df[col].astype("float64"), unit="s", utc=True)
@@ -479,7 +480,7 @@ def traffic(store, name:str, since=None, until=None) -> dict:
     now = time.time()
     t0, t1 = when(since, now, "since"), when(until, now, "until")
     with store.transaction(write=False) as conn:
-        rows = conn.execute(_query(name, t0, t1, None, "request")).mappings().all()
+        rows = conn.execute(segments_query(name, t0, t1, None, "request")).mappings().all()
     out = {"model": name, "since": t0, "until": t1, "segments": sum(r["digest"] is not None for r in rows)}
     for k in ("requests", "rows", "dropped_rows", "dropped_requests", "sampled_out"): out[k] = int(sum(r[k] for r in rows))
     out["versions"] = {}
@@ -491,12 +492,12 @@ def traffic(store, name:str, since=None, until=None) -> dict:
     return out
 
 # %% ../nbs/05h_predlog.ipynb #05h-predlog-025
-def _read(blobs, digest:str, columns=None):
+def read_segment(blobs, digest:str, columns=None):
     "One segment as a DataFrame."
     import pyarrow.parquet as pq
     return pq.read_table(io.BytesIO(blobs.get_bytes(digest)), columns=columns).to_pandas()
 
-def _epoch(s):
+def epoch_seconds(s):
     "A datetime column as epoch seconds (naive = UTC)."
     import pandas as pd
     s = pd.to_datetime(s, utc=True)
@@ -516,20 +517,20 @@ def window(store, blobs, name:str,
     t0, t1 = when(since, now, "since"), when(until, now, "until")
     if t0 is not None and t1 is not None and t1 <= t0:
         raise PredLogError(f"Bad window: until ({iso(t1)}) must come after since ({iso(t0)}).")
-    cols = _latest_columns(store, name)
-    if cols is None: _check_model(store, name)
+    cols = latest_columns(store, name)
+    if cols is None: check_model(store, name)
     roles = (cols or {}).get("roles") or {}
     tcol = roles.get("time")
     if on == "data" and not tcol:
         raise PredLogError(f"The log of {name!r} has no time column (its training data had no 'time' role); use on='request'.")
     cut = "data" if tcol and on != "request" else "request"
     with store.transaction(write=False) as conn:
-        rows = conn.execute(_query(name, t0, t1, version, cut, shadow)).mappings().all()
+        rows = conn.execute(segments_query(name, t0, t1, version, cut, shadow)).mappings().all()
     frames = []
     for r in rows:
         if not r["digest"]: continue
-        df = _read(blobs, r["digest"])
-        t = _epoch(df[tcol]) if cut == "data" and tcol in df and str(df[tcol].dtype).startswith("datetime") else _epoch(df["_time"])
+        df = read_segment(blobs, r["digest"])
+        t = epoch_seconds(df[tcol]) if cut == "data" and tcol in df and str(df[tcol].dtype).startswith("datetime") else epoch_seconds(df["_time"])
         keep = pd.Series(True, index=df.index)
         if t0 is not None: keep &= t >= t0
         if t1 is not None: keep &= t < t1
@@ -573,13 +574,13 @@ def parse_labels(body, id_column:str|None=None, now:float|None=None) -> list:
         row = it.get("row", 0) if rid is not None else None
         if rid is not None and (type(row) is not int or not 0 <= row < 2 ** 31):
             problems.append(InputProblem(col("row"), "kind", "a row number (0 or more) of the request", show(row, 40)))
-        if ent is not None and (isinstance(ent, (bool, list, dict)) or (isinstance(ent, float) and ent != ent) or len(_text(ent)) > 255):
+        if ent is not None and (isinstance(ent, (bool, list, dict)) or (isinstance(ent, float) and ent != ent) or len(as_text(ent)) > 255):
             problems.append(InputProblem(col("entity"), "kind", "an id (text or number)", show(ent, 40)))
         at = None
         if ent is not None:
             try: at = when(it.get("at"), now, "at") if it.get("at") is not None else now
             except PredLogError as e: problems.append(InputProblem(col("at"), "kind", "a time (ISO text or epoch seconds)", show(it.get("at"), 40)))
-        out.append(dict(index=i, label=lab, request_id=rid, row=row, entity=None if ent is None else _text(ent), at=at))
+        out.append(dict(index=i, label=lab, request_id=rid, row=row, entity=None if ent is None else as_text(ent), at=at))
     if problems: raise InvalidInput(problems)
     return out
 
@@ -594,8 +595,8 @@ def _keys(blobs, digest:str, id_col:str|None):
     f = pq.ParquetFile(io.BytesIO(blobs.get_bytes(digest)))
     cols = ["_request_id", "_row", "_time", "_version"] + ([id_col] if id_col and id_col in f.schema_arrow.names else [])
     df = f.read(columns=cols).to_pandas()
-    df["_time"] = _epoch(df["_time"]).to_numpy()
-    if id_col in df: df[id_col] = df[id_col].map(lambda v: None if v is None or v != v else _text(v))
+    df["_time"] = epoch_seconds(df["_time"]).to_numpy()
+    if id_col in df: df[id_col] = df[id_col].map(lambda v: None if v is None or v != v else as_text(v))
     _KEYS_CACHE[k] = df
     while len(_KEYS_CACHE) > 256: _KEYS_CACHE.popitem(last=False)
     return df
@@ -677,8 +678,8 @@ def record_feedback(store, blobs, name:str,
                     lookback_days:float=30.0, now:float|None=None) -> FeedbackResult:
     "Store labels for model `name`, each with the logged prediction it labels (a label that matches none is stored too, and reported)."
     now = time.time() if now is None else now
-    cols = _latest_columns(store, name)
-    if cols is None: _check_model(store, name)
+    cols = latest_columns(store, name)
+    if cols is None: check_model(store, name)
     idc = ((cols or {}).get("roles") or {}).get("id")
     items = parse_labels(labels, idc, now)
     if hashed is None: hashed = bool(idc and idc in ((cols or {}).get("hashed") or []))
@@ -703,7 +704,7 @@ def rematch(store, blobs, name:str, lookback_days:float=30.0, now:float|None=Non
     with store.transaction(write=False) as conn:
         rows = conn.execute(sa.select(feedback_t).where(f.model == name, f.pred_request_id.is_(None))).mappings().all()
     if not rows: return 0
-    cols = _latest_columns(store, name) or {}
+    cols = latest_columns(store, name) or {}
     idc = (cols.get("roles") or {}).get("id")
     hashed = bool(idc and idc in (cols.get("hashed") or []))
     items = [dict(index=r["id"], request_id=r["request_id"], row=r["row"], entity=None, stored=r["entity"], hashed=hashed,
@@ -735,7 +736,7 @@ def labelled(store, blobs, name:str, since=None, until=None, version=None, on:st
     tgt = target or roles.get("target") or "label"
     if not len(w):
         w[tgt], w["_label_at"] = pd.Series(dtype=object), pd.Series(dtype="float64"); w.attrs["labelled"] = 0; return w
-    t = _epoch(w["_time"]).to_numpy()
+    t = epoch_seconds(w["_time"]).to_numpy()
     f = feedback_t.c
     with store.transaction(write=False) as conn:
         fb = pd.DataFrame(conn.execute(sa.select(feedback_t).where(f.model == name, sa.or_(
@@ -751,7 +752,7 @@ def labelled(store, blobs, name:str, since=None, until=None, version=None, on:st
         _fill(lab, at, k(u.request_id, u.row), u.label.tolist(), u.received_at.tolist())                 # by request id, now
         e, idc = fb[fb.pred_request_id.isna() & fb.entity.notna()], roles.get("id")
         if len(e) and idc in w:                                                                           # by entity, in this window
-            rows = pd.DataFrame({"_e": w[idc].map(lambda v: None if v is None or v != v else _text(v)).tolist(), "_t": t, "_k": key})
+            rows = pd.DataFrame({"_e": w[idc].map(lambda v: None if v is None or v != v else as_text(v)).tolist(), "_t": t, "_k": key})
             mm = e.reset_index(drop=True).reset_index().merge(rows, left_on="entity", right_on="_e")
             mm = mm[mm["_t"] <= mm["at"]]
             last = mm.loc[mm.groupby("index")["_t"].idxmax()] if len(mm) else mm

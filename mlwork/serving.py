@@ -22,8 +22,8 @@ from . import audit
 __all__ = ['SERVING_DEFAULTS', 'PER_MODEL', 'SERVED_COLUMNS', 'serving_settings', 'InputProblem', 'InvalidInput', 'InputSpec',
            'check_columns', 'rows_to_columns', 'to_frame', 'prepare', 'prepare_columns', 'Loaded', 'warm_rows',
            'onnx_runtime', 'load_version', 'Watch', 'Stats', 'Serving', 'Shadow', 'register_server', 'heartbeat',
-           'unregister_server', 'list_servers', 'served', 'check_host', 'free_port', 'preflight', 'ServerHandle',
-           'serve_in_background']
+           'unregister_server', 'server_rows', 'list_servers', 'served', 'check_host', 'free_port', 'preflight',
+           'ServerHandle', 'serve_in_background']
 
 # %% ../nbs/05g_serving.ipynb #05g-serving-005
 SERVING_DEFAULTS = {"reload_interval": 0.5, "unseen_categories": "warn", "unexpected_nulls": "reject", "extra_columns": "ignore", "max_rows": 10000,
@@ -728,7 +728,7 @@ def unregister_server(store, row_id:str):
     with store.transaction(what="unregistering a server") as conn:
         conn.execute(servers_t.update().where(servers_t.c.id == row_id).values(stopped_at=time.time()))
 
-def _server_rows(store, all:bool, beat:float) -> list:
+def server_rows(store, all:bool, beat:float) -> list:
     "Rows of the servers table, oldest first: the live ones (not stopped, a heartbeat within three beats) unless `all`."
     with store.transaction(write=False) as conn:
         q = sa.select(servers_t).order_by(servers_t.c.started_at)
@@ -738,7 +738,7 @@ def _server_rows(store, all:bool, beat:float) -> list:
 def list_servers(store, all:bool=False, beat:float=SERVING_DEFAULTS["heartbeat"]):
     "Servers processes: url, pid, what they serve, status (up, stale, stopped). Only the live ones unless `all`."
     import pandas as pd
-    rows, now = _server_rows(store, all, beat), time.time()
+    rows, now = server_rows(store, all, beat), time.time()
     df = pd.DataFrame([{"server": r["server"][:8], "url": r["url"], "host": r["host"], "pid": r["pid"],
                         "models": ", ".join(f"{m['ref']} (v{m['version']}{', onnx' if m.get('runtime') == 'onnx' else ''}"
                                             f"{', %d requests' % m['requests'] if m.get('requests') else ''})" for m in (r["models"] or {}).values()),
@@ -753,7 +753,7 @@ SERVED_COLUMNS = ["model", "ref", "version", "runtime", "requests", "errors", "p
 def served(store, name:str|None=None, beat:float=SERVING_DEFAULTS["heartbeat"]):
     "What the running servers serve, a row per process and model: version, runtime and counters since the process started (as of its last heartbeat)."
     import pandas as pd
-    rows = _server_rows(store, False, beat)
+    rows = server_rows(store, False, beat)
     out = [{"model": n, "ref": m.get("ref"), "version": m.get("version"), "runtime": m.get("runtime", "sklearn"),
             **{k: m.get(k, 0) for k in ("requests", "errors", "log_dropped")}, "p50_ms": m.get("p50_ms"), "p99_ms": m.get("p99_ms"),
             "server": r["server"][:8], "url": r["url"], "pid": r["pid"], "heartbeat": r["heartbeat_at"]}

@@ -142,7 +142,7 @@ def test_shadow_never_changes_an_answer_and_logs_beside_it(tws, server):
         if seg.requests.sum() >= 5: break
         time.sleep(0.2)
     assert set(seg.version) == {2}
-    sh = pd.concat([predlog._read(tws.blobs, d) for d in seg.digest])
+    sh = pd.concat([predlog.read_segment(tws.blobs, d) for d in seg.digest])
     sh = sh[sh._request_id.isin(rids)]
     assert len(sh) == 50 and set(sh._version) == {2}
     X = tws.rows.head(50).drop(columns=["customer_id", "period"])
