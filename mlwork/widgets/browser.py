@@ -239,12 +239,14 @@ def _load_rest(self:ExperimentBrowser, where, pick_columns:bool):
     def load():
         self._df = full = self.ws.runs(self.experiment, where=where or None)
         # the default columns again, over every run, unless the user chose some already
-        return ("loaded", self._default_columns(full) if pick_columns
-                and self.columns == self._default_columns(full.head(PAGE_ROWS)) else None)
-    try: done = self._guard(load)()       # an error is shown in the widget's pane
+        return [self._default_columns(full) if pick_columns
+                and self.columns == self._default_columns(full.head(PAGE_ROWS)) else None]
+    try: done = self._guard(load)()       # an error is shown in the widget's pane (and the guard returns None)
     finally: self._loaded.set()
-    if done is None: return
-    wanted = done[1]
+    if done is None:
+        self._say(f"Showing the newest {PAGE_ROWS} runs only: loading the others failed (see the error above).")
+        return
+    wanted = done[0]
     if self._shown_at is not None: time.sleep(max(0.0, self._shown_at + REST_AFTER - time.monotonic()))
     def rest():
         self._set_options()
