@@ -45,7 +45,7 @@ def runs_table(df, columns:list):
         if out[c].isna().any(): out[c] = out[c].astype(object).where(out[c].notna(), "")     # nothing, not null/NaN
     return out
 
-PAGE_ROWS = 100      # rows sent with the table's first picture; the rest follow a moment after it is on screen
+PAGE_ROWS = 100      # the newest runs, queried and drawn first; the others load in a thread and follow once it is on screen
 REST_AFTER = 0.3     # seconds between showing the widget and sending the rest of the rows
 
 def _escape(v): return html.escape(v, quote=False) if isinstance(v, str) else v
@@ -244,7 +244,7 @@ def _load_rest(self:ExperimentBrowser, where, pick_columns:bool):
     try: done = self._guard(load)()       # an error is shown in the widget's pane (and the guard returns None)
     finally: self._loaded.set()
     if done is None:
-        self._say(f"Showing the newest {PAGE_ROWS} runs only: loading the others failed (see the error above).")
+        self._say(f"Showing the newest {PAGE_ROWS} runs only: loading the others failed (the error is below).")
         return
     wanted = done[0]
     if self._shown_at is not None: time.sleep(max(0.0, self._shown_at + REST_AFTER - time.monotonic()))
