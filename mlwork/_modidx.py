@@ -1329,8 +1329,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                    'mlwork/widgets/browser.py'),
                                         'mlwork.widgets.browser.ExperimentBrowser._show': ( 'browser.html#experimentbrowser._show',
                                                                                             'mlwork/widgets/browser.py'),
-                                        'mlwork.widgets.browser.ExperimentBrowser._shown': ( 'browser.html#experimentbrowser._shown',
-                                                                                             'mlwork/widgets/browser.py'),
                                         'mlwork.widgets.browser.ExperimentBrowser._snapshot_part': ( 'browser.html#experimentbrowser._snapshot_part',
                                                                                                      'mlwork/widgets/browser.py'),
                                         'mlwork.widgets.browser.ExperimentBrowser._update_grid': ( 'browser.html#experimentbrowser._update_grid',

@@ -113,7 +113,7 @@ class ExperimentBrowser(Snapshot, ErrorPane, W.VBox):
         self.grid = ITable(None, **self._grid_opts)
         self.grid.layout = W.Layout(flex="1 1 auto", min_width="0")
         # the first page of runs now; the others load in a thread (`_load_rest`) while the browser draws the table
-        self._loaded, self._loader, self._rest, self._shown_at = threading.Event(), None, None, None
+        self._loaded, self._rest, self._shown_at = threading.Event(), None, None      # _rest: the loading thread
         self._grid_lock = threading.Lock()
         page = self._query(where, limit=PAGE_ROWS + 1)
         self._df = page.head(PAGE_ROWS)
@@ -155,14 +155,14 @@ class ExperimentBrowser(Snapshot, ErrorPane, W.VBox):
         if self._loaded.is_set(): self._say(f"{len(self._df):,} runs")
         else:
             self._say(f"the newest {PAGE_ROWS} runs; loading the others…")
-            self._rest = self._loader = threading.Thread(target=self._load_rest, args=(where, columns is None),
-                                                         daemon=True, name="mlwork-compare")
+            self._rest = threading.Thread(target=self._load_rest, args=(where, columns is None),
+                                          daemon=True, name="mlwork-compare")
             self._rest.start()
 
     @property
     def _df(self):
         "The runs shown (all of them: outside the loading thread, waits until the runs after the first page are in)."
-        if self._loader is not None and threading.current_thread() is not self._loader: self.wait()
+        if self._rest is not None and threading.current_thread() is not self._rest: self.wait()
         return self._frame
 
     @_df.setter
@@ -214,9 +214,6 @@ def _default_columns(self:ExperimentBrowser, df) -> list:
         except TypeError: return s.astype(str).nunique() > 1      # lists or dicts as values
     varying = [p for p in C.param_columns(df) if varies(df[p])]
     return C.score_columns(df)[:6] + varying[:6]
-
-@patch
-def _shown(self:ExperimentBrowser): return runs_table(self._df, self.columns)
 
 @patch
 def _set_grid(self:ExperimentBrowser):
